@@ -1,0 +1,41 @@
+"""The custom action that answers every customer turn with suggestions.
+
+The knowledge base is loaded and schema-checked once, when the action server
+imports this module: a broken scripts_kb/ edit stops start-up with the file
+and key at fault instead of failing mid-call.
+"""
+import logging
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
+from deescalate.kb import load_kb
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KB_DIR = Path(os.environ.get("KB_DIR", PROJECT_ROOT / "scripts_kb"))
+SETTINGS_FILE = Path(__file__).resolve().parent / "assist.yml"
+
+ENGINE = AssistEngine(load_kb(KB_DIR), AssistSettings.from_yaml(SETTINGS_FILE))
+logger.info("Knowledge base loaded from %s: %s", KB_DIR, ENGINE.kb.size())
+
+
+class ActionAssist(Action):
+    """Analyses the latest customer turn and suggests what to say next."""
+
+    def name(self) -> Text:
+        return "action_assist"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        state = CaseState.from_slots(tracker.slots)
+        result = ENGINE.turn(state, tracker.latest_message or {})
+        dispatcher.utter_message(json_message={"assist": result.payload()})
+        return [SlotSet(name, value) for name, value in result.slots().items()]

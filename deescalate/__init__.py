@@ -1,0 +1,1 @@
+"""De-escalation assistant for Chinese customer service, built on Rasa."""

@@ -1,0 +1,1 @@
+"""Assist logic: from one parsed customer turn and the case so far to the answer."""

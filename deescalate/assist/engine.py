@@ -1,0 +1,221 @@
+"""One assist turn: the case so far plus a parsed utterance -> the answer.
+
+Pure logic with no Rasa or HTTP in it, so it is tested directly; the custom
+action reads the tracker into `CaseState` and writes the result back as slots.
+"""
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from deescalate.assist.analysis import ParsedTurn, emotion_peak, emotion_trend, parse_turn
+from deescalate.assist.render import TemplateValues, format_amount
+from deescalate.assist.risk import RiskSettings, approval_tier, assess_risk
+from deescalate.assist.stage import next_stage
+from deescalate.assist.suggest import SuggestContext, build_suggestions
+from deescalate.contract import CAUSE_DOMAINS
+from deescalate.kb.loader import KnowledgeBase
+
+_ORDINAL = re.compile(r"第\s*([一二两三四1-4])|([一二两三四1-4])\s*[个种条项号]|选\s*([一二两三四1-4])|(最后|后面那)")
+_ORDINAL_VALUE = {"一": 0, "1": 0, "二": 1, "两": 1, "2": 1, "三": 2, "3": 2, "四": 3, "4": 3}
+
+
+@dataclass
+class AssistSettings:
+    max_suggestions: int
+    plans: Dict[str, List[str]]
+    risk: RiskSettings
+    money_demands: List[str]
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> "AssistSettings":
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        risk = data["risk"]
+        return cls(
+            max_suggestions=int(data["max_suggestions"]),
+            plans=data["plans"],
+            risk=RiskSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in risk.items()}),
+            money_demands=list(data["money_demands"]),
+        )
+
+
+@dataclass
+class CaseState:
+    """What the case remembers between turns (kept in Rasa slots)."""
+
+    cause: Optional[str] = None
+    domain: Optional[str] = None
+    stage: Optional[str] = None
+    amount: Optional[int] = None
+    product: Optional[str] = None
+    chosen_option: Optional[str] = None
+    demand: List[str] = field(default_factory=list)
+    escalation: List[str] = field(default_factory=list)
+    emotion_history: List[str] = field(default_factory=list)
+    suggested_ids: List[str] = field(default_factory=list)
+
+    @classmethod
+    def from_slots(cls, slots: Dict[str, Any]) -> "CaseState":
+        known = cls.__dataclass_fields__
+        values = {k: v for k, v in slots.items() if k in known and v is not None}
+        if values.get("amount") is not None:
+            values["amount"] = int(values["amount"])
+        return cls(**values)
+
+
+@dataclass
+class AssistResult:
+    analysis: Dict[str, Any]
+    suggestions: List[Dict[str, Any]]
+    alerts: List[Dict[str, str]]
+    state: CaseState
+
+    def payload(self) -> Dict[str, Any]:
+        return {"analysis": self.analysis, "suggestions": self.suggestions, "alerts": self.alerts}
+
+    def slots(self) -> Dict[str, Any]:
+        slots = asdict(self.state)
+        slots.update(emotion=self.analysis["emotion"]["name"], risk=self.analysis["risk"])
+        return slots
+
+
+def detect_domain(kb: KnowledgeBase, cause: Optional[str], text: str, previous: Optional[str]) -> Optional[str]:
+    """The domain of the case: from the cause, and its cue words when it has several."""
+    if not cause:
+        return previous
+    candidates = CAUSE_DOMAINS.get(cause, ())
+    if len(candidates) == 1:
+        return candidates[0]
+    for domain in candidates:
+        if any(cue.lower() in text.lower() for cue in kb.domains[domain]["cues"]):
+            return domain
+    return previous if previous in candidates else candidates[0]
+
+
+def chosen_option(text: str, options: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """Which offered choice the customer picked: by ordinal, or by its wording."""
+    match = _ORDINAL.search(text)
+    if match and options:
+        number = match.group(1) or match.group(2) or match.group(3)
+        index = _ORDINAL_VALUE[number] if number else len(options) - 1
+        return options[index] if index < len(options) else None
+    for option in options:
+        if option["id"] in text or option["offer"][:4] in text:
+            return option
+    return None
+
+
+class AssistEngine:
+    """Holds the loaded knowledge base and settings; answers one turn at a time."""
+
+    def __init__(self, kb: KnowledgeBase, settings: AssistSettings) -> None:
+        self.kb = kb
+        self.settings = settings
+
+    def turn(self, state: CaseState, parse: Dict[str, Any]) -> AssistResult:
+        turn = parse_turn(parse)
+        previous_cause = state.cause
+        new_state = self._remember(state, turn)
+        new_cause = turn.is_cause and turn.intent != previous_cause and not turn.low_confidence
+        new_state.stage = next_stage(state.stage, turn.intent, turn.emotion, turn.is_cause and not turn.low_confidence,
+                                     new_cause, turn.low_confidence)
+        if turn.intent == "choose_option" and new_state.cause:
+            entry = self.kb.causes[new_state.cause]["domains"].get(new_state.domain)
+            picked = chosen_option(turn.text, entry["choices"]) if entry else None
+            new_state.chosen_option = picked["id"] if picked else new_state.chosen_option
+
+        trend = emotion_trend(new_state.emotion_history)
+        wants_person = turn.intent == "request_human" or "escalate_to_manager" in turn.demands
+        risk, reasons = assess_risk(self.settings.risk, new_state.escalation, turn.emotion, trend,
+                                    new_state.amount, new_state.demand, wants_person)
+        approval = self._approval(new_state)
+        values = self._template_values(new_state, turn, approval)
+
+        context = SuggestContext(
+            kb=self.kb, stage=new_state.stage, emotion=turn.emotion, text=turn.text, values=values,
+            cause=new_state.cause, domain=new_state.domain,
+            new_escalations=[e for e in turn.escalations if e not in state.escalation] or turn.escalations,
+            used=set(state.suggested_ids),
+        )
+        plan_name = new_state.stage if new_state.cause and not turn.low_confidence else "no_cause"
+        suggestions = build_suggestions(context, self.settings.plans[plan_name], self.settings.max_suggestions)
+        new_state.suggested_ids = state.suggested_ids + [s["id"] for s in suggestions if s["id"] not in state.suggested_ids]
+
+        analysis = {
+            "intent": {"name": turn.intent, "confidence": turn.confidence},
+            "low_confidence": turn.low_confidence,
+            "emotion": {"name": turn.emotion, "confidence": turn.emotion_confidence},
+            "emotion_trend": trend,
+            "emotion_peak": emotion_peak(new_state.emotion_history),
+            "cause": new_state.cause,
+            "domain": new_state.domain,
+            "escalation": new_state.escalation,
+            "risk": risk,
+            "risk_reasons": reasons,
+            "stage": new_state.stage,
+            "amount": new_state.amount,
+            "approval": approval,
+            "demand": new_state.demand,
+            "product": new_state.product,
+            "chosen_option": new_state.chosen_option,
+        }
+        alerts = self._alerts(turn, new_state, risk, reasons, approval, wants_person)
+        return AssistResult(analysis=analysis, suggestions=suggestions, alerts=alerts, state=new_state)
+
+    def _remember(self, state: CaseState, turn: ParsedTurn) -> CaseState:
+        cause = turn.intent if turn.is_cause and not turn.low_confidence else state.cause
+        return CaseState(
+            cause=cause,
+            domain=detect_domain(self.kb, cause, turn.text, state.domain),
+            stage=state.stage,
+            amount=turn.amount if turn.amount is not None else state.amount,
+            product=turn.product or state.product,
+            chosen_option=state.chosen_option,
+            demand=state.demand + [d for d in turn.demands if d not in state.demand],
+            escalation=state.escalation + [e for e in turn.escalations if e not in state.escalation],
+            emotion_history=state.emotion_history + [turn.emotion],
+            suggested_ids=list(state.suggested_ids),
+        )
+
+    def _approval(self, state: CaseState) -> Optional[Dict[str, Any]]:
+        return approval_tier(self.kb.approval, state.amount)
+
+    def _template_values(self, state: CaseState, turn: ParsedTurn,
+                         approval: Optional[Dict[str, Any]]) -> TemplateValues:
+        values = TemplateValues()
+        if state.product:
+            values["product"] = state.product
+        if state.amount is not None:
+            values["amount"] = format_amount(state.amount)
+        if state.cause:
+            values["cause_label"] = self.kb.causes[state.cause]["label"]
+        if state.domain:
+            values["domain_label"] = self.kb.domains[state.domain]["label"]
+        if approval:
+            values["approver"] = approval["role_label"]
+        values["emotion_label"] = self.kb.empathy["emotions"][turn.emotion]["label"]
+        return values
+
+    def _needs_approval(self, state: CaseState) -> bool:
+        if any(d in self.settings.money_demands for d in state.demand):
+            return True
+        if state.chosen_option and state.cause:
+            entry = self.kb.causes[state.cause]["domains"].get(state.domain) or {"choices": []}
+            return any(c["id"] == state.chosen_option and c["approver"] != "none" for c in entry["choices"])
+        return False
+
+    def _alerts(self, turn: ParsedTurn, state: CaseState, risk: str, reasons: List[str],
+                approval: Optional[Dict[str, Any]], wants_person: bool) -> List[Dict[str, str]]:
+        alerts = []
+        if risk == "high":
+            notes = [self.kb.escalation["escalation"][e]["supervisor_note"] for e in state.escalation]
+            alerts.append({"kind": "supervisor",
+                           "text": "高风险案件，请主管关注（" + "；".join(reasons) + "）。" + "".join(notes)})
+        if approval and self._needs_approval(state):
+            alerts.append({"kind": "approval", "role": approval["role"],
+                           "text": f"涉及金额{format_amount(state.amount)}，按审批权限需{approval['role_label']}审批后才能承诺。"})
+        if wants_person:
+            alerts.append({"kind": "handoff", "text": "客户要求转人工或找主管，请尽快安排接手，并告诉客户多久会有人联系。"})
+        return alerts

@@ -1,0 +1,108 @@
+"""Builds what the servers need, only when its inputs changed.
+
+    python -m deescalate.build spacy    # build/spacy_zh from data/nlu/lexicon.yml
+    python -m deescalate.build model    # train unless a model for these inputs exists
+    python -m deescalate.build hash     # print the model's input hash
+
+A trained model is named by a hash of everything that shapes it: config.yml,
+domain.yml, data/, and the code of our NLU components. Models are kept in
+MODEL_CACHE_DIR (default ~/.cache/deescalate/models), so a fresh clone on the
+same machine, and CI, reuse a model trained from identical inputs.
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable, List
+
+ROOT = Path(__file__).resolve().parent.parent
+LEXICON = ROOT / "data" / "nlu" / "lexicon.yml"
+SPACY_DIR = ROOT / "build" / "spacy_zh"
+MODEL_INPUTS = ["config.yml", "domain.yml", "data", "deescalate/nlu"]
+TRAINING_DATA = ["data"]
+
+
+def cache_dir() -> Path:
+    default = Path.home() / ".cache" / "deescalate" / "models"
+    return Path(os.environ.get("MODEL_CACHE_DIR", default))
+
+
+def _files(paths: Iterable[str]) -> List[Path]:
+    files: List[Path] = []
+    for name in paths:
+        path = ROOT / name
+        if path.is_file():
+            files.append(path)
+        elif path.is_dir():
+            files.extend(p for p in sorted(path.rglob("*"))
+                         if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(files)
+
+
+def input_hash(paths: Iterable[str] = MODEL_INPUTS) -> str:
+    digest = hashlib.sha256()
+    for path in _files(paths):
+        digest.update(path.relative_to(ROOT).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_spacy() -> Path:
+    """(Re)build the spaCy pipeline when the lexicon or its builder changed."""
+    stamp = SPACY_DIR / "inputs.sha"
+    wanted = input_hash(["data/nlu/lexicon.yml", "deescalate/nlu/lexicon.py",
+                         "deescalate/nlu/spacy_tokenizer.py", "deescalate/nlu/spacy_pipeline.py"])
+    if stamp.exists() and stamp.read_text().strip() == wanted:
+        return SPACY_DIR
+    from deescalate.nlu.lexicon import load_lexicon
+    from deescalate.nlu.spacy_pipeline import build_pipeline
+
+    nlp = build_pipeline(load_lexicon(LEXICON))
+    if SPACY_DIR.exists():
+        shutil.rmtree(SPACY_DIR)
+    SPACY_DIR.parent.mkdir(parents=True, exist_ok=True)
+    nlp.to_disk(SPACY_DIR)
+    stamp.write_text(wanted)
+    print(f"built spaCy pipeline {SPACY_DIR.relative_to(ROOT)}")
+    return SPACY_DIR
+
+
+def model_path() -> Path:
+    return cache_dir() / f"assist-{input_hash()}.tar.gz"
+
+
+def ensure_model() -> Path:
+    """Train a model for the current inputs unless the cache already has one."""
+    build_spacy()
+    target = model_path()
+    if target.exists():
+        print(f"model up to date: {target}")
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"training {target.name} (inputs changed or no cached model)...", flush=True)
+    command = [sys.executable, "-m", "rasa", "train", "--force", "--config", "config.yml",
+               "--domain", "domain.yml", "--data", *TRAINING_DATA,
+               "--out", str(target.parent), "--fixed-model-name", target.name[: -len(".tar.gz")]]
+    subprocess.run(command, cwd=ROOT, check=True)
+    return target
+
+
+def main(argv: List[str]) -> int:
+    command = argv[0] if argv else "model"
+    if command == "spacy":
+        build_spacy()
+    elif command == "model":
+        print(ensure_model())
+    elif command == "hash":
+        print(input_hash())
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

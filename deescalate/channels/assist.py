@@ -1,0 +1,156 @@
+"""The assist API: a Rasa input channel at /webhooks/assist/.
+
+POST /webhooks/assist/webhook  one customer utterance -> analysis, suggestions, alerts
+GET  /webhooks/assist/         health
+
+Requests are checked before anything reaches Rasa, so a bad request gets a
+clear 4xx JSON error and leaves the case untouched. The answer merges the
+payload of action_assist with the case id; when the action server cannot be
+reached, the analysis is read from the parse Rasa stored for the turn and an
+`unavailable` alert says suggestions are missing.
+"""
+import hmac
+import logging
+import os
+import re
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from deescalate.assist.analysis import emotion_peak, emotion_trend, parse_turn
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2000
+SENDER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def as_response(self) -> HTTPResponse:
+        return response.json({"error": self.code, "message": self.message}, status=self.status)
+
+
+def check_token(request: Request, expected: Optional[str]) -> None:
+    """Bearer-token check; with no token configured the API refuses everyone."""
+    header = request.headers.get("Authorization", "")
+    given = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise RequestError(401, "unauthorized", "missing or wrong bearer token")
+
+
+def json_body(request: Request) -> Dict[str, Any]:
+    try:
+        body = request.json
+    except Exception:  # Sanic raises its own InvalidUsage for bad JSON
+        body = None
+    if not isinstance(body, dict):
+        raise RequestError(400, "invalid_json", "the body must be a JSON object")
+    return body
+
+
+def valid_sender(body: Dict[str, Any]) -> str:
+    sender = body.get("sender")
+    if not isinstance(sender, str) or not SENDER_PATTERN.match(sender):
+        raise RequestError(400, "invalid_sender",
+                           "`sender` must be a case id of 1-128 letters, digits or _.:@-")
+    return sender
+
+
+def valid_text(body: Dict[str, Any], key: str) -> str:
+    text = body.get(key)
+    if not isinstance(text, str):
+        raise RequestError(400, f"invalid_{key}", f"`{key}` must be a string")
+    text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
+    if not text:
+        raise RequestError(400, f"empty_{key}", f"`{key}` is empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise RequestError(413, f"{key}_too_long", f"`{key}` is longer than {MAX_MESSAGE_CHARS} characters")
+    return text
+
+
+def assist_payload(messages: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    for message in messages:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("assist"), dict):
+            return custom["assist"]
+    return None
+
+
+async def analysis_from_tracker(request: Request, sender: str) -> Dict[str, Any]:
+    """The analysis from the parse Rasa stored, for when no action answered."""
+    tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+    parse = tracker.latest_message.parse_data if tracker and tracker.latest_message else {}
+    turn = parse_turn(parse)
+    history = [e.parse_data.get("emotion", {}).get("name") for e in tracker.events
+               if getattr(e, "type_name", "") == "user" and e.parse_data] if tracker else []
+    return {
+        "intent": {"name": turn.intent, "confidence": turn.confidence},
+        "low_confidence": turn.low_confidence,
+        "emotion": {"name": turn.emotion, "confidence": turn.emotion_confidence},
+        "emotion_trend": emotion_trend(history),
+        "emotion_peak": emotion_peak(history),
+        "cause": tracker.get_slot("cause") if tracker else None,
+        "domain": tracker.get_slot("domain") if tracker else None,
+        "escalation": turn.escalations,
+        "risk": "high" if turn.escalations or turn.emotion == "furious" else "medium",
+        "stage": (tracker.get_slot("stage") if tracker else None) or "listen",
+    }
+
+
+UNAVAILABLE_ALERT = {"kind": "unavailable",
+                     "text": "建议话术暂时不可用（动作服务器无响应），分析结果仍然有效，请按常规流程先安抚客户。"}
+
+
+class AssistInput(InputChannel):
+    """Custom channel serving the contract's assist API."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "assist"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        token = (credentials or {}).get("token") or os.environ.get("ASSIST_API_TOKEN")
+        return cls(token)
+
+    def __init__(self, token: Optional[str]) -> None:
+        self.token = token
+
+    async def _answer_utterance(self, request: Request,
+                                on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        check_token(request, self.token)
+        body = json_body(request)
+        sender = valid_sender(body)
+        text = valid_text(body, "message")
+        collector = CollectingOutputChannel()
+        await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
+                                         metadata={"channel": body.get("channel") or "hotline"}))
+        payload = assist_payload(collector.messages)
+        if payload is None:
+            logger.error("No assist payload for case %s; answering with the analysis only.", sender)
+            payload = {"analysis": await analysis_from_tracker(request, sender),
+                       "suggestions": [], "alerts": [UNAVAILABLE_ALERT]}
+        return response.json({"case_id": sender, **payload}, ensure_ascii=False)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        blueprint = Blueprint("assist_webhook", __name__)
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @blueprint.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                return await self._answer_utterance(request, on_new_message)
+            except RequestError as error:
+                return error.as_response()
+
+        return blueprint

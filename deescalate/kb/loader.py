@@ -1,0 +1,171 @@
+"""Loads scripts_kb/ and refuses a broken knowledge base.
+
+Every file is validated against its kind's JSON schema in scripts_kb/schema.yml,
+then checked across files: every cause of the contract has a file with an entry
+for each of its domains, every template variable is known, every choice names
+a known approver, every taboo regex compiles. The first problem raises
+KBError naming the file and the key at fault, so a trainer can fix the edit.
+"""
+import fnmatch
+import hashlib
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
+
+import jsonschema
+import yaml
+
+from deescalate.contract import CAUSE_DOMAINS
+
+SCHEMA_FILE = "schema.yml"
+SPECIAL_APPROVERS = ("by_amount", "none")
+_WRAPPED_KINDS = ("stages", "taboo", "domains")
+
+
+class KBError(ValueError):
+    """A knowledge-base file that cannot be used, with where the fault is."""
+
+    def __init__(self, file: str, key: str, message: str) -> None:
+        super().__init__(f"{file}: {key}: {message}")
+        self.file, self.key, self.message = file, key, message
+
+
+@dataclass
+class KnowledgeBase:
+    root: Path
+    causes: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    empathy: Dict[str, Any] = field(default_factory=dict)
+    stages: Dict[str, Any] = field(default_factory=dict)
+    taboo: List[Dict[str, Any]] = field(default_factory=list)
+    escalation: Dict[str, Any] = field(default_factory=dict)
+    approval: Dict[str, Any] = field(default_factory=dict)
+    domains: Dict[str, Any] = field(default_factory=dict)
+    sources: Dict[str, str] = field(default_factory=dict)
+
+    def source(self, kind_or_cause: str) -> str:
+        """The file path (relative to the project) a suggestion came from."""
+        return self.sources[kind_or_cause]
+
+    def size(self) -> Dict[str, int]:
+        """Counts of causes, cause×domain entries and lines, for reports."""
+        entries = [entry for cause in self.causes.values() for entry in cause["domains"].values()]
+        lines = sum(len(list(_strings(entry))) for entry in entries)
+        return {"causes": len(self.causes), "cause_domains": len(entries), "cause_lines": lines,
+                "taboo_entries": len(self.taboo)}
+
+
+def line_id(source: str, text: str) -> str:
+    """A stable id for a line: its file stem and a short hash of its text."""
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+    return f"{Path(source).stem}-{digest}"
+
+
+def _read_yaml(path: Path, display: str) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise KBError(display, "(file)", f"not valid YAML: {error}") from error
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "(top level)"
+
+
+def _validate(data: Any, schema: Dict[str, Any], display: str) -> None:
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        raise KBError(display, _key_path(error), error.message)
+
+
+def _strings(node: Any, path: str = "") -> Iterator[Tuple[str, str]]:
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, f"{path}[{index}]")
+
+
+def _check_template_variables(data: Any, allowed: List[str], display: str) -> None:
+    formatter = string.Formatter()
+    for key, text in _strings(data):
+        if key.endswith("patterns") or ".patterns[" in key or ".allow[" in key:
+            continue
+        try:
+            names = [name for _, name, _, _ in formatter.parse(text) if name is not None]
+        except ValueError as error:
+            raise KBError(display, key, f"broken template braces: {error}") from error
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            raise KBError(display, key, f"unknown template variable {{{unknown[0]}}}; allowed: {allowed}")
+
+
+def _files_of_kind(root: Path, pattern: str) -> List[Path]:
+    return sorted(p for p in root.rglob("*.yml") if fnmatch.fnmatch(p.relative_to(root).as_posix(), pattern))
+
+
+def load_kb(root: Path) -> KnowledgeBase:
+    """Load and check every file in the knowledge-base folder `root`."""
+    root = Path(root)
+    schema_doc = _read_yaml(root / SCHEMA_FILE, f"{root.name}/{SCHEMA_FILE}")
+    allowed_vars = schema_doc["template_variables"]
+    kb = KnowledgeBase(root=root)
+    for kind, spec in schema_doc["kinds"].items():
+        paths = _files_of_kind(root, spec["files"])
+        if not paths:
+            raise KBError(f"{root.name}/{spec['files']}", "(file)", f"missing: no {kind} file")
+        for path in paths:
+            display = f"{root.name}/{path.relative_to(root).as_posix()}"
+            data = _read_yaml(path, display)
+            _validate(data, spec["schema"], display)
+            _check_template_variables(data, allowed_vars, display)
+            _store(kb, kind, data, display)
+    _check_cross_references(kb)
+    return kb
+
+
+def _store(kb: KnowledgeBase, kind: str, data: Dict[str, Any], display: str) -> None:
+    if kind == "cause":
+        cause = data["cause"]
+        if Path(display).stem != cause:
+            raise KBError(display, "cause", f"'{cause}' does not match the file name")
+        kb.causes[cause] = data
+        kb.sources[cause] = display
+        return
+    # stages.yml, taboo.yml and domains.yml wrap their content in one key of the
+    # same name; the other kinds keep several top-level keys.
+    setattr(kb, kind, data[kind] if kind in _WRAPPED_KINDS else data)
+    kb.sources[kind] = display
+
+
+def _check_cross_references(kb: KnowledgeBase) -> None:
+    for cause, domains in CAUSE_DOMAINS.items():
+        if cause not in kb.causes:
+            raise KBError(f"scripts_kb/causes/{cause}.yml", "(file)", "missing: every contract cause needs a file")
+        missing = [d for d in domains if d not in kb.causes[cause]["domains"]]
+        if missing:
+            raise KBError(kb.sources[cause], "domains", f"missing entry for domain '{missing[0]}'")
+    roles = set(kb.approval["roles"])
+    for tier_index, tier in enumerate(kb.approval["tiers"]):
+        if tier["role"] not in roles:
+            raise KBError(kb.sources["approval"], f"tiers[{tier_index}].role", f"unknown role '{tier['role']}'")
+    for cause, data in kb.causes.items():
+        for domain, entry in data["domains"].items():
+            for index, choice in enumerate(entry["choices"]):
+                if choice["approver"] not in roles and choice["approver"] not in SPECIAL_APPROVERS:
+                    raise KBError(kb.sources[cause], f"domains.{domain}.choices[{index}].approver",
+                                  f"unknown approver '{choice['approver']}'; use a role from approval.yml, by_amount or none")
+    for index, entry in enumerate(kb.taboo):
+        for key in ("patterns", "allow"):
+            for pattern_index, pattern in enumerate(entry.get(key, [])):
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    raise KBError(kb.sources["taboo"], f"taboo[{index}].{key}[{pattern_index}]",
+                                  f"not a valid regular expression: {error}") from error

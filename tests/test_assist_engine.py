@@ -1,0 +1,137 @@
+"""Assist logic on the real knowledge base, without servers."""
+import pytest
+
+from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState, chosen_option
+from deescalate.assist.risk import approval_tier
+from deescalate.build import ROOT
+from deescalate.contract import CAUSE_DOMAINS, EMOTIONS
+
+
+@pytest.fixture(scope="module")
+def engine(kb):
+    return AssistEngine(kb, AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+
+
+def parse(intent, text="", emotion="calm", confidence=0.95, entities=()):
+    return {"text": text, "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": [{"name": intent, "confidence": confidence}],
+            "emotion": {"name": emotion, "confidence": 0.8}, "entities": list(entities)}
+
+
+def entity(name, value):
+    return {"entity": name, "value": value, "start": 0, "end": 1}
+
+
+def run_case(engine, turns):
+    state, results = CaseState(), []
+    for turn in turns:
+        result = engine.turn(state, turn)
+        state = result.state
+        results.append(result)
+    return results
+
+
+@pytest.mark.parametrize("cause", sorted(CAUSE_DOMAINS))
+@pytest.mark.parametrize("emotion", ["calm", "angry"])
+def test_every_cause_domain_and_style_yields_each_required_kind(engine, kb, cause, emotion):
+    for domain in CAUSE_DOMAINS[cause]:
+        cue = kb.domains[domain]["cues"][0]
+        result = engine.turn(CaseState(), parse(cause, f"{cue}的事情", emotion))
+        assert result.analysis["domain"] == domain
+        kinds = {s["kind"] for s in result.suggestions}
+        assert {"empathy", "explanation", "choices"} <= kinds, (cause, domain, kinds)
+        style = kb.empathy["emotions"][emotion]["style"]
+        assert [s["style"] for s in result.suggestions if s["kind"] == "explanation"] == [style]
+        assert all("{" not in s["text"] for s in result.suggestions)
+        assert len(result.suggestions) <= engine.settings.max_suggestions
+
+
+def test_stage_moves_through_the_playbook(engine):
+    results = run_case(engine, [
+        parse("mis_selling", "柜台说是理财结果是保险", "angry"),
+        parse("provide_info", "保单号P1，去年三月签的"),
+        parse("choose_option", "就按第二个办吧"),
+        parse("thank", "好的谢谢你"),
+    ])
+    assert [r.analysis["stage"] for r in results] == ["listen", "offer_choices", "agree", "close"]
+    assert results[2].analysis["chosen_option"] is not None
+    assert {s["kind"] for s in results[3].suggestions} & {"closing"}
+
+
+def test_calm_complaint_goes_straight_to_clarify(engine):
+    result = engine.turn(CaseState(), parse("surrender_loss", "退保能退多少", "calm"))
+    assert result.analysis["stage"] == "clarify"
+
+
+def test_no_suggestion_repeats_within_a_case(engine):
+    results = run_case(engine, [parse("atm_malfunction", "ATM吞卡", "angry")] * 4)
+    ids = [s["id"] for r in results for s in r.suggestions if s["kind"] != "choices"]
+    assert len(ids) == len(set(ids))
+
+
+def test_slot_values_are_filled_into_lines(engine):
+    result = engine.turn(CaseState(), parse("surrender_loss", "分红险退保", "angry",
+                                            entities=[entity("amount", 20000), entity("product", "分红险")]))
+    texts = " ".join(s["text"] for s in result.suggestions)
+    assert "分红险" in texts or "2万元" in texts
+
+
+@pytest.mark.parametrize("amount, tier", [
+    (1, 1), (2000, 1), (2001, 2), (10000, 2), (10001, 3), (50000, 3), (50001, 4),
+    (500000, 4), (500001, 5), (10_000_000, 5),
+])
+def test_approval_tier_boundaries(kb, amount, tier):
+    assert approval_tier(kb.approval, amount)["tier"] == tier
+
+
+def test_no_amount_no_tier(kb):
+    assert approval_tier(kb.approval, None) is None
+    assert approval_tier(kb.approval, 0) is None
+
+
+def test_money_demand_with_amount_raises_an_approval_alert(engine):
+    result = engine.turn(CaseState(), parse("demand_compensation", "赔我三万", "angry",
+                                            entities=[entity("amount", 30000), entity("demand", "compensation")]))
+    approval = [a for a in result.alerts if a["kind"] == "approval"]
+    assert approval and approval[0]["role"] == "chief_financial_officer"
+
+
+def test_threat_makes_risk_high_with_supervisor_alert_and_escalation_line(engine):
+    result = engine.turn(CaseState(), parse("claim_denied", "不赔我就找记者", "furious",
+                                            entities=[entity("escalation", "media")]))
+    assert result.analysis["risk"] == "high"
+    assert "supervisor" in {a["kind"] for a in result.alerts}
+    assert result.suggestions[0]["kind"] == "escalation"
+
+
+def test_request_for_a_person_raises_handoff(engine):
+    result = engine.turn(CaseState(), parse("request_human", "转人工", "angry"))
+    assert "handoff" in {a["kind"] for a in result.alerts}
+
+
+def test_low_confidence_asks_instead_of_guessing(engine):
+    low = {"text": "嗯那个就是", "intent": {"name": "nlu_fallback", "confidence": 0.45},
+           "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.45},
+                              {"name": "fees_and_charges", "confidence": 0.3}],
+           "emotion": {"name": "confused", "confidence": 0.5}, "entities": []}
+    result = engine.turn(CaseState(), low)
+    assert result.analysis["low_confidence"] is True
+    assert result.analysis["cause"] is None
+    assert "question" in {s["kind"] for s in result.suggestions}
+
+
+def test_emotion_trend_and_peak_follow_the_case(engine):
+    results = run_case(engine, [parse("metro_delay", "地铁又晚点", e) for e in ("calm", "angry", "furious")])
+    assert results[-1].analysis["emotion_trend"] == "rising"
+    assert results[-1].analysis["emotion_peak"] == "furious"
+    calmer = run_case(engine, [parse("metro_delay", "地铁又晚点", e) for e in ("furious", "angry", "calm")])
+    assert calmer[-1].analysis["emotion_trend"] == "falling"
+
+
+def test_chosen_option_by_ordinal_and_wording():
+    options = [{"id": "a", "offer": "全额退保并退还保费"}, {"id": "b", "offer": "改成减额交清"}]
+    assert chosen_option("就按第二个办吧", options)["id"] == "b"
+    assert chosen_option("选1吧", options)["id"] == "a"
+    assert chosen_option("最后那个", options)["id"] == "b"
+    assert chosen_option("改成减额交清吧", options)["id"] == "b"
+    assert chosen_option("随便", options) is None

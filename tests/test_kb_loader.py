@@ -1,0 +1,99 @@
+"""The knowledge base loads, and a broken edit names the file and key at fault."""
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from deescalate.build import ROOT
+from deescalate.contract import CAUSE_DOMAINS, EMOTIONS, ESCALATIONS, STAGES
+from deescalate.kb import KBError, load_kb
+
+
+def _edit(path, change):
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def test_every_cause_has_every_domain_of_the_contract(kb):
+    for cause, domains in CAUSE_DOMAINS.items():
+        assert set(domains) <= set(kb.causes[cause]["domains"]), cause
+
+
+def test_every_emotion_stage_and_escalation_has_lines(kb):
+    for emotion in EMOTIONS:
+        assert len(kb.empathy["emotions"][emotion]["lines"]) >= 3
+    for stage in STAGES:
+        assert kb.stages[stage]["lines"]
+    for value in ESCALATIONS:
+        assert kb.escalation["escalation"][value]["lines"]
+
+
+def test_missing_required_key_names_file_and_key(kb_copy):
+    _edit(kb_copy / "causes" / "mis_selling.yml",
+          lambda d: d["domains"]["insurance"]["explanations"].pop("plain"))
+    with pytest.raises(KBError) as error:
+        load_kb(kb_copy)
+    assert error.value.file.endswith("causes/mis_selling.yml")
+    assert error.value.key == "domains.insurance.explanations"
+    assert "plain" in error.value.message
+
+
+def test_unknown_template_variable_is_rejected(kb_copy):
+    _edit(kb_copy / "empathy.yml", lambda d: d["emotions"]["angry"]["lines"].append("您的{customer_name}我记下了"))
+    with pytest.raises(KBError) as error:
+        load_kb(kb_copy)
+    assert error.value.file.endswith("empathy.yml")
+    assert "customer_name" in error.value.message
+
+
+def test_choice_with_unknown_approver_is_rejected(kb_copy):
+    _edit(kb_copy / "causes" / "atm_malfunction.yml",
+          lambda d: d["domains"]["bank"]["choices"][0].update(approver="the_janitor"))
+    with pytest.raises(KBError) as error:
+        load_kb(kb_copy)
+    assert error.value.key == "domains.bank.choices[0].approver"
+
+
+def test_missing_domain_of_a_cause_is_rejected(kb_copy):
+    _edit(kb_copy / "causes" / "fees_and_charges.yml", lambda d: d["domains"].pop("metro"))
+    with pytest.raises(KBError) as error:
+        load_kb(kb_copy)
+    assert "metro" in error.value.message
+
+
+def test_invalid_yaml_and_bad_regex_are_reported(kb_copy):
+    (kb_copy / "stages.yml").write_text("stages: [unclosed", encoding="utf-8")
+    with pytest.raises(KBError, match="stages.yml.*not valid YAML"):
+        load_kb(kb_copy)
+
+
+def test_bad_taboo_regex_is_rejected(kb_copy):
+    _edit(kb_copy / "taboo.yml", lambda d: d["taboo"][0]["patterns"].append("(unclosed"))
+    with pytest.raises(KBError) as error:
+        load_kb(kb_copy)
+    assert error.value.key.startswith("taboo[0].patterns")
+
+
+def test_missing_cause_file_is_rejected(kb_copy):
+    (kb_copy / "causes" / "metro_delay.yml").unlink()
+    with pytest.raises(KBError, match="metro_delay"):
+        load_kb(kb_copy)
+
+
+def test_action_server_refuses_to_start_with_a_broken_kb(kb_copy):
+    _edit(kb_copy / "causes" / "claim_denied.yml", lambda d: d["domains"]["insurance"].pop("choices"))
+    result = subprocess.run(
+        [sys.executable, "-c", "import actions.assist"], cwd=ROOT, capture_output=True, text=True,
+        env={"KB_DIR": str(kb_copy), "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "causes/claim_denied.yml" in result.stderr and "choices" in result.stderr
+
+
+def test_kb_check_command_reports_size():
+    result = subprocess.run([sys.executable, "-m", "deescalate.kb.check", "scripts_kb"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "22 causes" in result.stdout

@@ -1,0 +1,19 @@
+from deescalate.nlu.normalizer import normalize_text, to_halfwidth, to_simplified
+
+
+def test_traditional_becomes_simplified():
+    assert normalize_text("我在櫃檯買的明明是理財，怎麼變成保險了？") == "我在柜台买的明明是理财,怎么变成保险了?"
+
+
+def test_fullwidth_ascii_and_ideographic_space_become_halfwidth():
+    assert to_halfwidth("ＡＴＭ吞了我２０００元！！　ＰＩＮ") == "ATM吞了我2000元!! PIN"
+
+
+def test_length_is_preserved_so_entity_spans_stay_valid():
+    samples = ["銀行卡被凍結了", "乾隆年間的頭髮", "我要去銀保監會投訴！！", "😡😡退錢", ""]
+    for text in samples:
+        assert len(normalize_text(text)) == len(text)
+
+
+def test_simplified_and_emoji_pass_through_unchanged():
+    assert to_simplified("退保只拿回一半😡") == "退保只拿回一半😡"
