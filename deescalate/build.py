@@ -1,6 +1,6 @@
 """Builds what the servers need, only when its inputs changed.
 
-    python -m deescalate.build spacy    # build/spacy_zh from data/nlu/lexicon.yml
+    python -m deescalate.build spacy    # build/spacy_zh from data/nlu/ (lexicon and annotations)
     python -m deescalate.build model    # train unless a model for these inputs exists
     python -m deescalate.build hash     # print the model's input hash
 
@@ -51,16 +51,17 @@ def input_hash(paths: Iterable[str] = MODEL_INPUTS) -> str:
 
 
 def build_spacy() -> Path:
-    """(Re)build the spaCy pipeline when the lexicon or its builder changed."""
+    """(Re)build the spaCy pipeline when the NLU data or its builder changed."""
     stamp = SPACY_DIR / "inputs.sha"
-    wanted = input_hash(["data/nlu/lexicon.yml", "deescalate/nlu/lexicon.py",
+    wanted = input_hash(["data/nlu", "deescalate/nlu/lexicon.py",
                          "deescalate/nlu/spacy_tokenizer.py", "deescalate/nlu/spacy_pipeline.py"])
     if stamp.exists() and stamp.read_text().strip() == wanted:
         return SPACY_DIR
-    from deescalate.nlu.lexicon import load_lexicon
+    from deescalate.nlu.lexicon import annotated_phrases, load_lexicon
     from deescalate.nlu.spacy_pipeline import build_pipeline
 
     nlp = build_pipeline(load_lexicon(LEXICON))
+    nlp.tokenizer.add_words(annotated_phrases(sorted((ROOT / "data" / "nlu").glob("*.yml"))))
     if SPACY_DIR.exists():
         shutil.rmtree(SPACY_DIR)
     SPACY_DIR.parent.mkdir(parents=True, exist_ok=True)

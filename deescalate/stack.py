@@ -78,8 +78,8 @@ class Stack:
         env.update({
             "ASSIST_API_TOKEN": self.token,
             "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook",
-            "TRACKER_DB_URL": self.db_url,
-            "TRACKER_DB_DIALECT": self.db_url.split(":", 1)[0].split("+", 1)[0],
+            "DATABASE_URL": self.db_url,
+            "DATABASE_DIALECT": self.db_url.split(":", 1)[0].split("+", 1)[0],
             "PYTHONPATH": str(ROOT),
             **self.extra_env,
         })
@@ -148,8 +148,8 @@ def wait_for(url: str, timeout: float, processes: List[subprocess.Popen], log_di
 def run() -> int:
     stack = Stack(rasa_port=int(os.environ.get("RASA_PORT", 5005)),
                   action_port=int(os.environ.get("ACTION_PORT", 5055)))
-    if os.environ.get("TRACKER_DB_URL"):
-        stack.db_url = os.environ["TRACKER_DB_URL"]
+    if os.environ.get("DATABASE_URL"):
+        stack.db_url = os.environ["DATABASE_URL"]
     print("starting the action server and Rasa (about half a minute)...", flush=True)
     try:
         stack.start()

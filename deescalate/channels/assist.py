@@ -1,6 +1,7 @@
 """The assist API: a Rasa input channel at /webhooks/assist/.
 
 POST /webhooks/assist/webhook  one customer utterance -> analysis, suggestions, alerts
+POST /webhooks/assist/agent    an agent's draft -> taboo phrases found; with send, recorded
 GET  /webhooks/assist/         health
 
 Requests are checked before anything reaches Rasa, so a bad request gets a
@@ -15,16 +16,22 @@ import os
 import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
+from pathlib import Path
+
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from deescalate.assist.analysis import emotion_peak, emotion_trend, parse_turn
+from deescalate.assist.taboo import TabooChecker
+from deescalate.kb import load_kb
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
+KB_DIR = Path(os.environ.get("KB_DIR", Path(__file__).resolve().parents[2] / "scripts_kb"))
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
 
@@ -104,6 +111,17 @@ async def analysis_from_tracker(request: Request, sender: str) -> Dict[str, Any]
     }
 
 
+async def record_agent_turn(request: Request, sender: str, text: str,
+                            suggestion_id: Optional[str], taboo_ids: List[str]) -> None:
+    """Append what the agent said to the case, under the conversation's lock."""
+    agent = request.app.ctx.agent
+    async with agent.lock_store.lock(sender):
+        tracker = await agent.tracker_store.get_or_create_tracker(sender)
+        tracker.update(BotUttered(text, metadata={"author": "agent", "suggestion_id": suggestion_id,
+                                                  "taboo": taboo_ids}))
+        await agent.tracker_store.save(tracker)
+
+
 UNAVAILABLE_ALERT = {"kind": "unavailable",
                      "text": "建议话术暂时不可用（动作服务器无响应），分析结果仍然有效，请按常规流程先安抚客户。"}
 
@@ -118,10 +136,27 @@ class AssistInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         token = (credentials or {}).get("token") or os.environ.get("ASSIST_API_TOKEN")
-        return cls(token)
+        return cls(token, TabooChecker(load_kb(KB_DIR).taboo))
 
-    def __init__(self, token: Optional[str]) -> None:
+    def __init__(self, token: Optional[str], taboo: TabooChecker) -> None:
         self.token = token
+        self.taboo = taboo
+
+    async def _check_agent_draft(self, request: Request) -> HTTPResponse:
+        check_token(request, self.token)
+        body = json_body(request)
+        sender = valid_sender(body)
+        text = valid_text(body, "text")
+        send = body.get("send", False)
+        suggestion_id = body.get("suggestion_id")
+        if not isinstance(send, bool):
+            raise RequestError(400, "invalid_send", "`send` must be true or false")
+        if suggestion_id is not None and not isinstance(suggestion_id, str):
+            raise RequestError(400, "invalid_suggestion_id", "`suggestion_id` must be a string")
+        found = self.taboo.check(text)
+        if send:
+            await record_agent_turn(request, sender, text, suggestion_id, [f["id"] for f in found])
+        return response.json({"case_id": sender, "taboo": found, "recorded": send}, ensure_ascii=False)
 
     async def _answer_utterance(self, request: Request,
                                 on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
@@ -145,6 +180,13 @@ class AssistInput(InputChannel):
         @blueprint.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @blueprint.route("/agent", methods=["POST"])
+        async def agent_draft(request: Request) -> HTTPResponse:
+            try:
+                return await self._check_agent_draft(request)
+            except RequestError as error:
+                return error.as_response()
 
         @blueprint.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

@@ -1,0 +1,92 @@
+"""SQLAlchemy models of the product's own tables.
+
+They live in the same database as Rasa's tracker store (`DATABASE_URL`):
+SQLite by default, PostgreSQL in deployment. Schema changes go through
+Alembic migrations in migrations/.
+"""
+import datetime as dt
+from typing import Any, Dict, List, Optional
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+ROLES = ("agent", "supervisor", "trainer", "admin")
+CASE_STATUSES = ("open", "in_progress", "awaiting_approval", "resolved", "closed")
+CHANNELS = ("hotline", "chat", "counter")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Case(Base):
+    """One complaint conversation: what the agent console, trainers and supervisors see.
+
+    Updated from the tracker after every turn; fields the agent edits
+    (demand, first handler, narrative, status) are kept when set by a person.
+    """
+
+    __tablename__ = "cases"
+
+    case_id = Column(String(128), primary_key=True)  # Rasa sender id
+    channel = Column(String(16), nullable=False, default="hotline")
+    domain = Column(String(16))
+    cause = Column(String(64), index=True)
+    demand = Column(JSON, nullable=False, default=list)        # contract demand values
+    demand_note = Column(Text)                                 # the agent's own words, editable
+    amount = Column(Float)
+    approval_tier = Column(Integer)
+    approval_role = Column(String(64))
+    first_handler = Column(String(64))                         # username of the first agent
+    status = Column(String(24), nullable=False, default="open", index=True)
+    handoff = Column(Boolean, nullable=False, default=False, index=True)  # waiting for a person
+    emotion_peak = Column(String(16))
+    emotion_last = Column(String(16))
+    escalation = Column(JSON, nullable=False, default=list)
+    risk = Column(String(8), index=True)
+    stage = Column(String(24))
+    turns = Column(Integer, nullable=False, default=0)         # customer turns
+    taboo_hits = Column(Integer, nullable=False, default=0)
+    narrative = Column(Text)                                   # edited by the agent; else built from turns
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    reply_deadline = Column(DateTime, index=True)
+
+    def as_dict(self) -> Dict[str, Any]:
+        result = {c.name: getattr(self, c.name) for c in self.__table__.columns}
+        for key in ("created_at", "updated_at", "reply_deadline"):
+            if result[key] is not None:
+                result[key] = result[key].isoformat(timespec="seconds")
+        return result
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), unique=True, nullable=False)
+    display_name = Column(String(64))
+    password_hash = Column(String(256), nullable=False)        # scrypt, see deescalate/web/auth.py
+    role = Column(String(16), nullable=False)                  # one of ROLES
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Correction(Base):
+    """A trainer's corrected label for one customer turn, exported as NLU data."""
+
+    __tablename__ = "corrections"
+
+    id = Column(Integer, primary_key=True)
+    case_id = Column(String(128), ForeignKey("cases.case_id", ondelete="CASCADE"), index=True, nullable=False)
+    event_id = Column(Integer, nullable=False)                 # events.id of the user turn
+    text = Column(Text, nullable=False)                        # masked text of the turn
+    predicted_intent = Column(String(64))
+    predicted_emotion = Column(String(16))
+    intent = Column(String(64))                                # corrected value (None = unchanged)
+    emotion = Column(String(16))
+    trainer = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    exported_at = Column(DateTime)

@@ -1,0 +1,1 @@
+"""The web surfaces: agent console, chat widget, trainer review."""
