@@ -14,6 +14,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
+from deescalate.assist.voice import customer_messages, needs_handoff
 from deescalate.kb import load_kb
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ KB_DIR = Path(os.environ.get("KB_DIR", PROJECT_ROOT / "scripts_kb"))
 SETTINGS_FILE = Path(__file__).resolve().parent / "assist.yml"
 
 ENGINE = AssistEngine(load_kb(KB_DIR), AssistSettings.from_yaml(SETTINGS_FILE))
+CUSTOMER_CHANNELS = set(ENGINE.settings.customer_channels)
 logger.info("Knowledge base loaded from %s: %s", KB_DIR, ENGINE.kb.size())
 
 
@@ -38,4 +40,10 @@ class ActionAssist(Action):
         state = CaseState.from_slots(tracker.slots)
         result = ENGINE.turn(state, tracker.latest_message or {})
         dispatcher.utter_message(json_message={"assist": result.payload()})
-        return [SlotSet(name, value) for name, value in result.slots().items()]
+        events = [SlotSet(name, value) for name, value in result.slots().items()]
+        if tracker.get_latest_input_channel() in CUSTOMER_CHANNELS:
+            handoff = needs_handoff(result) or bool(tracker.get_slot("handoff"))
+            for message in customer_messages(result, ENGINE.kb, handoff):
+                dispatcher.utter_message(**message)
+            events.append(SlotSet("handoff", handoff))
+        return events

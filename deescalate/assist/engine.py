@@ -28,6 +28,7 @@ class AssistSettings:
     plans: Dict[str, List[str]]
     risk: RiskSettings
     money_demands: List[str]
+    customer_channels: List[str]
 
     @classmethod
     def from_yaml(cls, path: Path) -> "AssistSettings":
@@ -38,6 +39,7 @@ class AssistSettings:
             plans=data["plans"],
             risk=RiskSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in risk.items()}),
             money_demands=list(data["money_demands"]),
+            customer_channels=list(data["customer_channels"]),
         )
 
 

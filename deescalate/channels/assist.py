@@ -2,6 +2,7 @@
 
 POST /webhooks/assist/webhook  one customer utterance -> analysis, suggestions, alerts
 POST /webhooks/assist/agent    an agent's draft -> taboo phrases found; with send, recorded
+GET  /webhooks/assist/case/<id> the case record as JSON (?format=text for readable Chinese)
 GET  /webhooks/assist/         health
 
 Requests are checked before anything reaches Rasa, so a bad request gets a
@@ -10,6 +11,7 @@ payload of action_assist with the case id; when the action server cannot be
 reached, the analysis is read from the parse Rasa stored for the turn and an
 `unavailable` alert says suggestions are missing.
 """
+import functools
 import hmac
 import logging
 import os
@@ -25,8 +27,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from deescalate.assist.analysis import emotion_peak, emotion_trend, parse_turn
+from deescalate.assist.record import build_case_record, render_record_zh
 from deescalate.assist.taboo import TabooChecker
-from deescalate.kb import load_kb
+from deescalate.kb import KnowledgeBase, load_kb
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,18 @@ class RequestError(Exception):
 
     def as_response(self) -> HTTPResponse:
         return response.json({"error": self.code, "message": self.message}, status=self.status)
+
+
+def answers_errors_as_json(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
+    """Turn a RequestError raised by a route into its JSON error response."""
+    @functools.wraps(handler)
+    async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        try:
+            return await handler(request, *args, **kwargs)
+        except RequestError as error:
+            return error.as_response()
+
+    return wrapper
 
 
 def check_token(request: Request, expected: Optional[str]) -> None:
@@ -111,14 +126,12 @@ async def analysis_from_tracker(request: Request, sender: str) -> Dict[str, Any]
     }
 
 
-async def record_agent_turn(request: Request, sender: str, text: str,
-                            suggestion_id: Optional[str], taboo_ids: List[str]) -> None:
+async def record_agent_turn(request: Request, sender: str, text: str, metadata: Dict[str, Any]) -> None:
     """Append what the agent said to the case, under the conversation's lock."""
     agent = request.app.ctx.agent
     async with agent.lock_store.lock(sender):
         tracker = await agent.tracker_store.get_or_create_tracker(sender)
-        tracker.update(BotUttered(text, metadata={"author": "agent", "suggestion_id": suggestion_id,
-                                                  "taboo": taboo_ids}))
+        tracker.update(BotUttered(text, metadata=metadata))
         await agent.tracker_store.save(tracker)
 
 
@@ -136,11 +149,25 @@ class AssistInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         token = (credentials or {}).get("token") or os.environ.get("ASSIST_API_TOKEN")
-        return cls(token, TabooChecker(load_kb(KB_DIR).taboo))
+        return cls(token, load_kb(KB_DIR))
 
-    def __init__(self, token: Optional[str], taboo: TabooChecker) -> None:
+    def __init__(self, token: Optional[str], kb: KnowledgeBase) -> None:
         self.token = token
-        self.taboo = taboo
+        self.kb = kb
+        self.taboo = TabooChecker(kb.taboo)
+
+    async def _case_record(self, request: Request, case_id: str) -> HTTPResponse:
+        check_token(request, self.token)
+        if not SENDER_PATTERN.match(case_id):
+            raise RequestError(400, "invalid_sender", "not a valid case id")
+        tracker = await request.app.ctx.agent.tracker_store.retrieve(case_id)
+        if tracker is None:
+            raise RequestError(404, "unknown_case", "no case with this id")
+        events = [event.as_dict() for event in tracker.events]
+        record = build_case_record(case_id, events, self.kb)
+        if request.args.get("format") == "text":
+            return response.text(render_record_zh(record, self.kb))
+        return response.json(record, ensure_ascii=False)
 
     async def _check_agent_draft(self, request: Request) -> HTTPResponse:
         check_token(request, self.token)
@@ -149,13 +176,18 @@ class AssistInput(InputChannel):
         text = valid_text(body, "text")
         send = body.get("send", False)
         suggestion_id = body.get("suggestion_id")
+        agent_name = body.get("agent")
+        if agent_name is not None and not isinstance(agent_name, str):
+            raise RequestError(400, "invalid_agent", "`agent` must be a string")
         if not isinstance(send, bool):
             raise RequestError(400, "invalid_send", "`send` must be true or false")
         if suggestion_id is not None and not isinstance(suggestion_id, str):
             raise RequestError(400, "invalid_suggestion_id", "`suggestion_id` must be a string")
         found = self.taboo.check(text)
         if send:
-            await record_agent_turn(request, sender, text, suggestion_id, [f["id"] for f in found])
+            await record_agent_turn(request, sender, text, {
+                "author": "agent", "agent_name": agent_name, "suggestion_id": suggestion_id,
+                "taboo": [f["id"] for f in found]})
         return response.json({"case_id": sender, "taboo": found, "recorded": send}, ensure_ascii=False)
 
     async def _answer_utterance(self, request: Request,
@@ -181,18 +213,19 @@ class AssistInput(InputChannel):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        @blueprint.route("/case/<case_id>", methods=["GET"])
+        @answers_errors_as_json
+        async def case_record(request: Request, case_id: str) -> HTTPResponse:
+            return await self._case_record(request, case_id)
+
         @blueprint.route("/agent", methods=["POST"])
+        @answers_errors_as_json
         async def agent_draft(request: Request) -> HTTPResponse:
-            try:
-                return await self._check_agent_draft(request)
-            except RequestError as error:
-                return error.as_response()
+            return await self._check_agent_draft(request)
 
         @blueprint.route("/webhook", methods=["POST"])
+        @answers_errors_as_json
         async def receive(request: Request) -> HTTPResponse:
-            try:
-                return await self._answer_utterance(request, on_new_message)
-            except RequestError as error:
-                return error.as_response()
+            return await self._answer_utterance(request, on_new_message)
 
         return blueprint

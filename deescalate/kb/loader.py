@@ -12,7 +12,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import jsonschema
 import yaml
@@ -42,11 +42,28 @@ class KnowledgeBase:
     escalation: Dict[str, Any] = field(default_factory=dict)
     approval: Dict[str, Any] = field(default_factory=dict)
     domains: Dict[str, Any] = field(default_factory=dict)
+    voice: Dict[str, Any] = field(default_factory=dict)
+    labels: Dict[str, Any] = field(default_factory=dict)
     sources: Dict[str, str] = field(default_factory=dict)
 
     def source(self, kind_or_cause: str) -> str:
         """The file path (relative to the project) a suggestion came from."""
         return self.sources[kind_or_cause]
+
+    def label(self, group: str, name: Optional[str]) -> str:
+        """The Chinese name of a contract value: group is 'causes', 'emotions',
+        'escalation', 'domains' or a key of labels.yml."""
+        if not name:
+            return ""
+        if group == "causes":
+            return self.causes[name]["label"] if name in self.causes else self.labels["intents"].get(name, name)
+        if group == "emotions":
+            return self.empathy["emotions"].get(name, {}).get("label", name)
+        if group == "escalation":
+            return self.escalation["escalation"].get(name, {}).get("label", name)
+        if group == "domains":
+            return self.domains.get(name, {}).get("label", name)
+        return self.labels[group].get(name, name)
 
     def size(self) -> Dict[str, int]:
         """Counts of causes, cause×domain entries and lines, for reports."""

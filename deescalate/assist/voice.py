@@ -1,0 +1,45 @@
+"""The chat bot's own voice: what a customer sees in the website widget.
+
+Agent-facing clients get several ranked suggestions and choose; in the
+widget the bot speaks for itself, so it says one line of each kind it has,
+offers the choices as buttons, and tells the customer when a person takes over.
+"""
+from typing import Any, Dict, List
+
+from deescalate.assist.engine import AssistResult
+from deescalate.kb.loader import KnowledgeBase
+
+SPOKEN_KINDS = ("escalation", "empathy", "explanation", "question", "commitment", "closing")
+_ORDINALS = "一二三四"
+
+
+def _line(lines: List[str], turn_number: int) -> str:
+    return lines[turn_number % len(lines)]
+
+
+def customer_messages(result: AssistResult, kb: KnowledgeBase, handoff: bool) -> List[Dict[str, Any]]:
+    """Messages (text, optional buttons) for a customer-facing channel."""
+    turn_number = len(result.state.emotion_history)
+    messages: List[Dict[str, Any]] = []
+    spoken = set()
+    for suggestion in result.suggestions:
+        kind = suggestion["kind"]
+        if kind in SPOKEN_KINDS and kind not in spoken:
+            messages.append({"text": suggestion["text"]})
+            spoken.add(kind)
+    if result.analysis.get("low_confidence") or not messages:
+        messages.append({"text": _line(kb.voice["not_sure"], turn_number)})
+    choices = next((s for s in result.suggestions if s["kind"] == "choices"), None)
+    if choices and not handoff:
+        buttons = [{"title": option["text"], "payload": f"我选第{_ORDINALS[i]}种：{option['text']}"}
+                   for i, option in enumerate(choices["options"])]
+        messages.append({"text": _line(kb.voice["choose_prompt"], turn_number), "buttons": buttons})
+    if handoff:
+        messages.append({"text": _line(kb.voice["handoff"], turn_number)})
+    return messages
+
+
+def needs_handoff(result: AssistResult) -> bool:
+    """A chat goes to a person when the customer asks for one or the case is high risk."""
+    kinds = {alert["kind"] for alert in result.alerts}
+    return "handoff" in kinds or result.analysis["risk"] == "high"

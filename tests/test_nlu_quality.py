@@ -1,0 +1,33 @@
+"""Regression guard: the trained model on the held-out split stays above floors.
+
+The floors sit a little below the targets that `make eval` reports against,
+so a data or pipeline change that breaks understanding fails CI.
+"""
+import pytest
+
+from deescalate.build import ROOT, ensure_model
+from deescalate.evaluate import evaluate
+
+FLOORS = {"intent_macro_f1": 0.88, "emotion_macro_f1": 0.80, "escalation_recall": 0.92, "amount_exact": 0.92}
+MAX_TRADITIONAL_GAP = 0.08
+
+
+@pytest.fixture(scope="module")
+def report():
+    return evaluate(ensure_model(), ROOT / "tests" / "nlu_test")
+
+
+@pytest.mark.parametrize("metric", sorted(FLOORS))
+def test_metric_stays_above_its_floor(report, metric):
+    assert report[metric] >= FLOORS[metric], f"{metric} = {report[metric]}"
+
+
+def test_traditional_is_understood_nearly_as_well_as_simplified(report):
+    assert report["traditional_examples"] >= 20
+    assert report["traditional_gap"] <= MAX_TRADITIONAL_GAP
+
+
+def test_every_contract_intent_is_in_the_test_split(report):
+    from deescalate.contract import INTENTS
+
+    assert set(INTENTS) <= set(report["intent_confusion"]["labels"])
