@@ -31,7 +31,7 @@ def test_action_sends_one_assist_payload_and_sets_slots():
     assert analysis["escalation"] == ["regulator"]
     assert analysis["risk"] == "high"
     assert analysis["amount"] == 20000
-    assert analysis["approval"]["role"] == "operations_director"
+    assert analysis["approval"]["role"] == "chief_financial_officer"  # 10,000 < 20,000 <= 50,000
     assert payload["suggestions"][0]["kind"] == "escalation"
     assert {"supervisor", "approval"} <= {a["kind"] for a in payload["alerts"]}
     slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}

@@ -41,16 +41,15 @@ class SuggestContext:
 class SuggestionBuilder:
     """Builds suggestions of each kind for a SuggestContext."""
 
-    def __init__(self, context: SuggestContext) -> None:
+    def __init__(self, context: SuggestContext, allow_reuse: bool = False) -> None:
         self.ctx = context
+        self.allow_reuse = allow_reuse
         self.picked: List[Dict[str, Any]] = []
 
     def _pick(self, kind: str, lines: Iterable[str], source: str, **extra: Any) -> bool:
-        """Add the first line not yet used in this case; reuse only if all were."""
-        lines = list(lines)
-        chosen_ids = {s["id"] for s in self.picked}
-        fresh = [l for l in lines if line_id(source, l) not in self.ctx.used | chosen_ids]
-        candidates = fresh or [l for l in lines if line_id(source, l) not in chosen_ids]
+        """Add the first line not yet suggested in this case (or in this answer)."""
+        excluded = {s["id"] for s in self.picked} | (set() if self.allow_reuse else self.ctx.used)
+        candidates = [line for line in lines if line_id(source, line) not in excluded]
         if not candidates:
             return False
         text = candidates[0]
@@ -105,7 +104,7 @@ class SuggestionBuilder:
         source = self._cause_source()
         suggestion_id = line_id(source, "choices:" + ",".join(o["id"] for o in options))
         if suggestion_id in {s["id"] for s in self.picked}:
-            return False
+            return False  # the offer itself is repeated whenever the stage calls for it
         self.picked.append({"id": suggestion_id, "kind": "choices", "text": text,
                             "source": source, "options": options})
         return True
@@ -132,10 +131,17 @@ class SuggestionBuilder:
 
 
 def build_suggestions(context: SuggestContext, plan: List[str], limit: int) -> List[Dict[str, Any]]:
-    """Follow the stage's plan of kinds until `limit` suggestions are picked."""
-    builder = SuggestionBuilder(context)
-    for step in plan:
-        if len(builder.picked) >= limit:
+    """Follow the stage's plan of kinds until `limit` suggestions are picked.
+
+    A kind whose lines were all suggested earlier in the case is skipped; only
+    when nothing fresh is left at all (a very long case) are lines reused.
+    """
+    for allow_reuse in (False, True):
+        builder = SuggestionBuilder(context, allow_reuse)
+        for step in plan:
+            if len(builder.picked) >= limit:
+                break
+            getattr(builder, step)()
+        if builder.picked:
             break
-        getattr(builder, step)()
     return builder.picked[:limit]
