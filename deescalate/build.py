@@ -60,8 +60,11 @@ def build_spacy() -> Path:
     from deescalate.nlu.lexicon import annotated_phrases, load_lexicon
     from deescalate.nlu.spacy_pipeline import build_pipeline
 
-    nlp = build_pipeline(load_lexicon(LEXICON))
-    nlp.tokenizer.add_words(annotated_phrases(sorted((ROOT / "data" / "nlu").glob("*.yml"))))
+    training_files = sorted((ROOT / "data" / "nlu").glob("*.yml"))
+    lexicon = load_lexicon(LEXICON)
+    lexicon.annotated_escalations = annotated_phrases(training_files, entity="escalation")
+    nlp = build_pipeline(lexicon)
+    nlp.tokenizer.add_words(annotated_phrases(training_files))
     if SPACY_DIR.exists():
         shutil.rmtree(SPACY_DIR)
     SPACY_DIR.parent.mkdir(parents=True, exist_ok=True)

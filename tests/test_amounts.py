@@ -28,3 +28,15 @@ def test_find_amounts_gives_spans_and_values():
 def test_parse_amount_rejects_non_numbers():
     assert parse_amount("块钱") is None
     assert parse_amount("") is None
+
+
+@pytest.mark.parametrize("text, value", [
+    ("年费照扣四百八", 480), ("要二十五工本费", 25), ("说我欠你们六百五", 650), ("扣了200", 200),
+])
+def test_bare_numbers_after_a_money_word_are_amounts(text, value):
+    assert [e["value"] for e in find_amounts(text)] == [value]
+
+
+@pytest.mark.parametrize("text", ["保单号是P2020000456", "卡号尾号1234", "订单TS2024000001"])
+def test_digits_inside_an_id_are_not_amounts(text):
+    assert find_amounts(text) == []

@@ -2,9 +2,10 @@
 
 Customers say 两万块, 5千, 1万2, 一百二十万, 3000元, 1.5w. `find_amounts`
 finds such spans by pattern; `parse_amount` turns any span (also one DIET
-found) into a whole number of yuan. A number counts as money only with a money
-unit (元, 块) or a magnitude (千, 万, 亿, k, w) and no counting word after it,
-so 12378, 2号线 and 三个工作日 are not amounts.
+found) into a whole number of yuan. A number counts as money with a money unit
+(元, 块), a magnitude (千, 万, 亿, k, w) or a money word just before it
+(扣了四百八, 欠你们六百五), and no counting word after it; a number inside an
+id is not money. So 12378, 2号线, P2020000456 and 三个工作日 are not amounts.
 """
 import re
 from typing import Any, Dict, List, Optional, Text
@@ -30,6 +31,12 @@ _COUNTING_WORDS = re.compile(
     r"^(个|分钟|天|次|号|年|月|日|岁|人|站|小时|趟|遍|张|条|家|周|公里|米|秒|层|路|线|期|份|位|多天|多个|多次|多年|多人)"
 )
 _BIG_MAGNITUDES = set("千万亿wWkK")
+# A bare number (四百八, 200) is money when a money word comes just before it.
+_MONEY_BEFORE = re.compile(
+    r"(扣|收|欠|赔|退|交|付|花|罚|补|亏|赚|转|取|存|还|借|吞|吐|少|多|费|价|额|金|钱|要)"
+    r"[了我你他她们掉走回出进给共都总照还才就]{0,3}$"
+)
+_INSIDE_ID = re.compile(r"[A-Za-z0-9]")
 _TRAILING_DIGIT = re.compile(rf"([万千百])([{_CN_DIGITS[1:]}1-9])$")
 _NEXT_LOWER = {"万": "千", "千": "百", "百": "十"}
 
@@ -57,7 +64,10 @@ def find_amounts(text: str) -> List[Dict[str, Any]]:
         number = match.group("num")
         has_unit = bool(match.group("unit"))
         has_magnitude = any(char in _BIG_MAGNITUDES for char in number)
-        if not (has_unit or has_magnitude):
+        money_before = bool(_MONEY_BEFORE.search(text[max(0, match.start() - 4):match.start()]))
+        if not (has_unit or has_magnitude or money_before):
+            continue
+        if _inside_id(text, {"start": match.start(), "end": match.end()}):
             continue
         if not has_unit and _COUNTING_WORDS.match(text[match.end():]):
             continue
@@ -69,6 +79,13 @@ def find_amounts(text: str) -> List[Dict[str, Any]]:
              "value": value, "text": match.group(0)}
         )
     return found
+
+
+def _inside_id(text: str, entity: Dict[str, Any]) -> bool:
+    """A span cut out of a longer run of letters and digits (a policy or card number)."""
+    before = text[entity["start"] - 1:entity["start"]] if entity["start"] > 0 else ""
+    after = text[entity["end"]:entity["end"] + 1]
+    return bool((before and _INSIDE_ID.match(before)) or (after and _INSIDE_ID.match(after)))
 
 
 def _overlaps(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
@@ -110,7 +127,7 @@ class AmountExtractor(GraphComponent, EntityExtractorMixin):
                 if entity.get("entity") != "amount":
                     kept.append(entity)
                     continue
-                if any(_overlaps(entity, other) for other in found):
+                if any(_overlaps(entity, other) for other in found) or _inside_id(text, entity):
                     continue
                 value = parse_amount(text[entity["start"]:entity["end"]])
                 if value is not None:

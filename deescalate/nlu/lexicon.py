@@ -8,7 +8,7 @@ same file is the one source for the spaCy pipeline built by `spacy_pipeline`.
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
 import yaml
 
@@ -20,13 +20,20 @@ class Lexicon:
     escalation: Dict[str, List[str]] = field(default_factory=dict)
     lookups: Dict[str, List[str]] = field(default_factory=dict)
 
+    annotated_escalations: List[str] = field(default_factory=list)
+
     def entity_patterns(self) -> List[Dict[str, str]]:
-        """EntityRuler patterns: escalation wordings and product names."""
+        """EntityRuler patterns: escalation wordings and product names.
+
+        Escalation wordings annotated in the training data are matched too;
+        EntitySynonymMapper maps them to their annotated canonical value.
+        """
         patterns = [
             {"label": "escalation", "pattern": term.lower(), "id": value}
             for value, terms in self.escalation.items()
             for term in terms
         ]
+        patterns += [{"label": "escalation", "pattern": term.lower()} for term in self.annotated_escalations]
         patterns += [
             {"label": "product", "pattern": term.lower()}
             for term in self.lookups.get("product", [])
@@ -40,19 +47,21 @@ class Lexicon:
         return sorted(set(words))
 
 
-_ANNOTATION = re.compile(r"\[([^\[\]]+)\][({]")
+_ANNOTATION = re.compile(r"\[([^\[\]]+)\](\([^)]*\)|\{[^}]*\})")
 
 
-def annotated_phrases(paths: Iterable[Path]) -> List[str]:
-    """Every entity text annotated in the NLU training files.
+def annotated_phrases(paths: Iterable[Path], entity: Optional[str] = None) -> List[str]:
+    """Entity texts annotated in the NLU training files (of one entity, if given).
 
     Given to jieba as user words so that annotated spans fall on token
-    boundaries; otherwise DIET cannot learn entities that jieba would cut
-    in the middle (我带|几十个人 for 带几十个人来堵门).
+    boundaries; otherwise the entity extractor cannot learn entities that
+    jieba would cut in the middle (我带|几十个人 for 带几十个人来堵门).
     """
     phrases = set()
     for path in paths:
-        phrases.update(m.group(1).strip() for m in _ANNOTATION.finditer(Path(path).read_text(encoding="utf-8")))
+        for match in _ANNOTATION.finditer(Path(path).read_text(encoding="utf-8")):
+            if entity is None or f'"{entity}"' in match.group(2) or f"({entity})" in match.group(2):
+                phrases.add(match.group(1).strip())
     return sorted(p for p in phrases if p)
 
 
