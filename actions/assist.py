@@ -40,7 +40,9 @@ class ActionAssist(Action):
         state = CaseState.from_slots(tracker.slots)
         result = ENGINE.turn(state, tracker.latest_message or {})
         dispatcher.utter_message(json_message={"assist": result.payload()})
-        events = [SlotSet(name, value) for name, value in result.slots().items()]
+        # Only changed slots: every event travels with the tracker on each later turn.
+        events = [SlotSet(name, value) for name, value in result.slots().items()
+                  if tracker.slots.get(name) != value]
         if tracker.get_latest_input_channel() in CUSTOMER_CHANNELS:
             handoff = needs_handoff(result) or bool(tracker.get_slot("handoff"))
             for message in customer_messages(result, ENGINE.kb, handoff):
