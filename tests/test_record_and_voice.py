@@ -74,4 +74,6 @@ def test_request_for_a_person_hands_the_chat_over(kb):
     assert needs_handoff(result)
     messages = customer_messages(result, kb, handoff=True)
     assert messages[-1]["text"] in kb.voice["handoff"]
+    assert len(messages) <= 2, "only an acknowledgement and what happens next"
     assert not any("buttons" in m for m in messages)
+    assert not any(m["text"].endswith(("？", "?")) for m in messages[:-1])

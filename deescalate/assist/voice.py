@@ -18,8 +18,16 @@ def _line(lines: List[str], turn_number: int) -> str:
 
 
 def customer_messages(result: AssistResult, kb: KnowledgeBase, handoff: bool) -> List[Dict[str, Any]]:
-    """Messages (text, optional buttons) for a customer-facing channel."""
+    """Messages (text, optional buttons) for a customer-facing channel.
+
+    When a person takes over, the bot only acknowledges the customer and says
+    what happens next: questions or offers would then be the person's to make.
+    """
     turn_number = len(result.state.emotion_history)
+    if handoff:
+        acknowledgement = next((s for s in result.suggestions if s["kind"] in ("escalation", "empathy")), None)
+        return ([{"text": acknowledgement["text"]}] if acknowledgement else []) + [
+            {"text": _line(kb.voice["handoff"], turn_number)}]
     messages: List[Dict[str, Any]] = []
     spoken = set()
     for suggestion in result.suggestions:
@@ -30,12 +38,10 @@ def customer_messages(result: AssistResult, kb: KnowledgeBase, handoff: bool) ->
     if result.analysis.get("low_confidence") or not messages:
         messages.append({"text": _line(kb.voice["not_sure"], turn_number)})
     choices = next((s for s in result.suggestions if s["kind"] == "choices"), None)
-    if choices and not handoff:
+    if choices:
         buttons = [{"title": option["text"], "payload": f"我选第{_ORDINALS[i]}种：{option['text']}"}
                    for i, option in enumerate(choices["options"])]
         messages.append({"text": _line(kb.voice["choose_prompt"], turn_number), "buttons": buttons})
-    if handoff:
-        messages.append({"text": _line(kb.voice["handoff"], turn_number)})
     return messages
 
 
