@@ -8,17 +8,15 @@ found) into a whole number of yuan. A number counts as money with a money unit
 id is not money. So 12378, 2号线, P2020000456 and 三个工作日 are not amounts.
 """
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 import cn2an
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from deescalate.nlu.base import StatelessComponent
 
 _CN_DIGITS = "零〇一二两三四五六七八九"
 _NUM = rf"(?:\d+(?:,\d{{3}})*(?:\.\d+)?|[{_CN_DIGITS}十百千万亿]+(?:点[{_CN_DIGITS}]+)?)"
@@ -95,26 +93,13 @@ def _overlaps(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
 )
-class AmountExtractor(GraphComponent, EntityExtractorMixin):
+class AmountExtractor(StatelessComponent, EntityExtractorMixin):
     """Finds money amounts and gives every `amount` entity its value in yuan.
 
     Runs after DIET: amounts found by pattern replace DIET's overlapping
     spans; DIET's remaining spans keep their place with a parsed value, and
     are dropped when they do not parse as a number.
     """
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "AmountExtractor":
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -4,16 +4,15 @@ Traditional characters become Simplified (OpenCC) and full-width ASCII becomes
 half-width. Both map one character to one character, so entity spans annotated
 on the original training text stay valid after normalisation.
 """
-from typing import Any, Dict, List, Text
+from typing import List
 
 from opencc import OpenCC
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from deescalate.nlu.base import StatelessComponent
 
 _T2S = OpenCC("t2s")
 _FULLWIDTH_OFFSET = 0xFEE0
@@ -54,18 +53,8 @@ def normalize_text(text: str) -> str:
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
 )
-class ChineseNormalizer(GraphComponent):
+class ChineseNormalizer(StatelessComponent):
     """Rewrites each message's text into normalised, Simplified Chinese."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "ChineseNormalizer":
-        return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)

@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Text
 
 import yaml
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from deescalate.nlu.base import StatelessComponent
 
 PATTERNS_FILE = Path(__file__).resolve().parent / "entity_patterns.yml"
 
@@ -39,19 +37,12 @@ def find_pattern_entities(text: str, patterns: List[Dict[str, Any]]) -> List[Dic
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
-    """Adds entities whose patterns match, unless an extractor already found that value there."""
+class PatternEntityExtractor(StatelessComponent, EntityExtractorMixin):
+    """Adds entities whose patterns match, unless an extractor already found that value."""
 
-    def __init__(self, patterns: List[Dict[str, Any]]) -> None:
-        self.patterns = patterns
-
-    @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "PatternEntityExtractor":
-        return cls(load_patterns())
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
+        self.patterns = load_patterns()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
