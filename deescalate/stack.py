@@ -14,12 +14,14 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from deescalate.build import ROOT, ensure_model
+from deescalate.db.migrate import upgrade
 
 ENV_FILE = ROOT / ".env"
 READY_TIMEOUT_SECONDS = 240
@@ -56,6 +58,7 @@ def api_token() -> str:
 class Stack:
     rasa_port: int = 5005
     action_port: int = 5055
+    web_port: int = 8000              # the web server; its pages embed the chat widget
     db_url: str = f"sqlite:///{ROOT / 'var' / 'tracker.db'}"
     token: str = ""
     log_dir: Path = ROOT / "var" / "log"
@@ -83,12 +86,13 @@ class Stack:
             "PYTHONPATH": str(ROOT),
             **self.extra_env,
         })
+        env.update(lock_store_env(env))
         return env
 
-    def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=self.env(),
+        process = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env={**self.env(), **(env or {})},
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(process)
         return process
@@ -103,15 +107,39 @@ class Stack:
             "rasa", "run", "--model", str(self.model), "--enable-api", "--auth-token", self.token,
             "--port", str(self.rasa_port), "--interface", "127.0.0.1",
             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+            "--cors", *self.widget_origins(),
         ])
+
+    def widget_origins(self) -> List[str]:
+        """Pages allowed to open the chat widget's Socket.IO connection to Rasa:
+        the web server's own (demo page) plus WIDGET_ORIGINS, space-separated
+        (the bank website's origin in a deployment)."""
+        extra = self.env().get("WIDGET_ORIGINS", "").split()
+        return [f"http://127.0.0.1:{self.web_port}", f"http://localhost:{self.web_port}", *extra]
 
     def start(self) -> "Stack":
         self.token = self.token or api_token()
         self.model = self.model or ensure_model()
+        upgrade(self.db_url)  # the product's tables, before any server uses them
         self.start_actions()
         self.start_rasa()
         self.wait_ready()
+        self.start_web()
         return self
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def start_web(self) -> subprocess.Popen:
+        """The web server (agent console, widget, review), once Rasa answers; waits for /login."""
+        from deescalate.web.auth import web_secret
+        process = self._spawn("web", ["deescalate.web.app"], {
+            "RASA_URL": self.rasa_url, "WEB_PORT": str(self.web_port),
+            "WEB_SECRET": self.extra_env.get("WEB_SECRET") or web_secret(),
+        })
+        wait_for(f"{self.web_url}/login", READY_TIMEOUT_SECONDS, self.processes, self.log_dir)
+        return process
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         for url in (f"{self.action_url}/health", f"{self.rasa_url}/webhooks/assist/"):
@@ -127,6 +155,22 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
+
+
+def lock_store_env(env: Dict[str, str]) -> Dict[str, str]:
+    """The lock_store variables of endpoints.yml: in-memory by default, Redis
+    when REDIS_URL (redis://[:password@]host:port/db) is set, so that several
+    Rasa instances process each conversation one turn at a time (Rasa's Redis
+    lock store with waiting turns that keep their place, deescalate/lock_store.py)."""
+    url = env.get("REDIS_URL", "")
+    if not url:
+        return {"LOCK_STORE_TYPE": "in_memory", "LOCK_STORE_HOST": "", "LOCK_STORE_PORT": "0",
+                "LOCK_STORE_DB": "0", "LOCK_STORE_PASSWORD": ""}
+    parts = urllib.parse.urlsplit(url)
+    return {"LOCK_STORE_TYPE": "deescalate.lock_store.RenewingRedisLockStore",
+            "LOCK_STORE_HOST": parts.hostname or "127.0.0.1", "LOCK_STORE_PORT": str(parts.port or 6379),
+            "LOCK_STORE_DB": parts.path.strip("/") or "1",
+            "LOCK_STORE_PASSWORD": urllib.parse.unquote(parts.password or "")}
 
 
 def wait_for(url: str, timeout: float, processes: List[subprocess.Popen], log_dir: Path) -> None:
@@ -148,6 +192,7 @@ def wait_for(url: str, timeout: float, processes: List[subprocess.Popen], log_di
 def run() -> int:
     stack = Stack(rasa_port=int(os.environ.get("RASA_PORT", 5005)),
                   action_port=int(os.environ.get("ACTION_PORT", 5055)))
+    stack.web_port = int(os.environ.get("WEB_PORT", stack.web_port))
     if os.environ.get("DATABASE_URL"):
         stack.db_url = os.environ["DATABASE_URL"]
     print("starting the action server and Rasa (about half a minute)...", flush=True)
@@ -157,7 +202,11 @@ def run() -> int:
         print(f"start-up failed: {error}", file=sys.stderr)
         stack.stop()
         return 1
+    from deescalate.web.auth import ensure_admin
+    admin, password = ensure_admin(stack.db_url)
     print(f"""
+  Agent console   {stack.web_url}/console
+  Web login       {admin} / {password or '(password as set before)'}
   Assist API      POST {stack.rasa_url}/webhooks/assist/webhook
   Rasa HTTP API   {stack.rasa_url}/model/parse?token=…   (same token)
   Action server   {stack.action_url}/health
