@@ -10,10 +10,13 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)
 
-# Rasa 3.6 supports Python up to 3.10: use python3.10 from PATH or pyenv.
-PYTHON310 := $(or $(shell command -v python3.10 2>/dev/null),$(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10))))
+# Rasa 3.6 supports Python up to 3.10: the first python3.10 that really runs, from PATH
+# (a pyenv shim may exist without selecting 3.10) or from pyenv's versions.
+PYTHON310 := $(shell for p in "$$(command -v python3.10)" $(sort $(wildcard $(PYENV_ROOT)/versions/3.10*/bin/python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10)) /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+  [ -n "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: help run test eval kb-check spacy model clean user browser purge
+.PHONY: help run test eval kb-check spacy model clean user browser purge export-corrections
+.PHONY: scale-up scale-down test-scale bench
 
 help:
 	@echo "make run       install, train if needed, start every server, print the URLs"
@@ -22,6 +25,11 @@ help:
 	@echo "make kb-check  validate scripts_kb/ against its schema"
 	@echo "make purge     delete case records past the retention period (privacy.yml); ARGS=--dry-run only counts"
 	@echo "make user USER=name ROLE=agent   add a web account (roles: agent supervisor trainer admin); asks the password"
+	@echo "make export-corrections  write trainers' unexported label corrections to data/nlu/corrections_<time>.yml"
+	@echo "make scale-up     PostgreSQL, Redis, 2 Rasa instances and an action server behind haproxy (loopback)"
+	@echo "make scale-down   stop what scale-up started"
+	@echo "make test-scale   load test: 200 cases x 10 turns through haproxy, one Rasa instance killed mid-way"
+	@echo "make bench        latency, throughput, training time and memory on one machine: results/bench.json"
 
 $(STAMP): requirements.txt constraints.txt
 	@if [ -z "$(PYTHON310)" ]; then \
@@ -72,3 +80,23 @@ browser:
 # with their tracker events and corrections. `make purge ARGS=--dry-run` only counts.
 purge: $(STAMP)
 	@$(PY) -m deescalate.purge $(ARGS)
+
+# Trainers' label corrections (review pages) as NLU training data in data/nlu/;
+# review the new file like any data change, then `make model` retrains.
+export-corrections: $(STAMP)
+	@$(PY) -m deescalate.review.export $(ARGS)
+
+# Scale-out on one machine (README "Scale-out"): installs postgresql,
+# redis-server and haproxy from Debian when missing; loopback ports only.
+scale-up: $(STAMP) model
+	@$(PY) -m deescalate.scale up
+
+scale-down: $(STAMP)
+	@$(PY) -m deescalate.scale down
+
+# LOAD_CASES, LOAD_TURNS, LOAD_KILL_AT scale the run; LOAD_KEEP=1 leaves the stack up.
+test-scale: $(STAMP) model
+	@$(PY) -m deescalate.loadtest
+
+bench: $(STAMP) model
+	@$(PY) -m deescalate.bench
