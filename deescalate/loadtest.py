@@ -12,12 +12,13 @@ the counts, writes results/scale.json, and stops the stack if it started it
 
 Each case sends its turns one after another, as a hotline does. Retry
 policy: a turn whose request failed with a connection error, a time-out
-(LOAD_TIMEOUT, 150 s) or a 5xx status is sent again, with the same text, up
-to LOAD_ATTEMPTS (8) times, waiting 0.5 s, 1 s, 2 s … (at most 8 s, plus up
-to 50 % jitter) in between; 4xx answers are not retried. A retried turn may
-already have been processed once (the instance died after storing it but
-before answering), so it can be stored twice: the checker counts such
-duplicates apart from any other. Every loop is bounded in attempts and the
+(LOAD_TIMEOUT, 150 s) or a 5xx status is sent again, with the same text and
+the same `message_id`, up to LOAD_ATTEMPTS (8) times, waiting 0.5 s, 1 s,
+2 s … (at most 8 s, plus up to 50 % jitter) in between; 4xx answers are not
+retried. A retried turn may already have been processed once (the instance
+died after storing it but before answering): the assist API then answers
+from the store instead of processing it again. The checker still counts any
+turn stored twice. Every loop is bounded in attempts and the
 whole run in time (LOAD_DEADLINE, 540 s).
 """
 import asyncio
@@ -94,6 +95,7 @@ class Turn:
     errors: List[str] = field(default_factory=list)
     served_by: str = ""
     answered_at: float = 0.0
+    replayed: bool = False      # answered from the store: an earlier attempt had been processed
 
 
 @dataclass
@@ -122,10 +124,13 @@ async def send_turn(session: aiohttp.ClientSession, run: Run, case_id: str, turn
         turn.attempts = attempt
         error = ""
         try:
-            async with session.post(run.url, json={"sender": case_id, "message": text},
+            # The same message_id on every attempt: a turn already processed is not processed again.
+            body = {"sender": case_id, "message": text, "message_id": f"{case_id}-t{turn.turn:02d}"}
+            async with session.post(run.url, json=body,
                                     headers={"Authorization": f"Bearer {run.token}"}) as reply:
-                await reply.read()
+                content = await reply.read()
                 if reply.status == 200:
+                    turn.replayed = b'"replayed": true' in content or b'"replayed":true' in content
                     turn.answered, turn.served_by, turn.answered_at = True, reply.headers.get("X-Served-By", ""), run.now()
                     run.answered += 1
                     run.progress.set()
@@ -205,6 +210,7 @@ def summary(run: Run, report: CheckReport, duration: float) -> Dict[str, Any]:
         "turns_sent": len(turns), "requests": sum(t.attempts for t in turns),
         "answered": sum(t.answered for t in turns), "unanswered": sum(not t.answered for t in turns),
         "retried_turns": sum(t.attempts > 1 for t in turns),
+        "replayed_turns": sum(t.replayed for t in turns),
         "client_errors": dict(Counter(e["kind"] for e in run.errors)),
         "client_errors_kill_to_ready": sum(killed_at <= e["at"] <= ready_at + 5 for e in run.errors),
         "served_by": dict(Counter(t.served_by for t in turns if t.answered)),
@@ -221,7 +227,7 @@ def print_summary(result: Dict[str, Any]) -> None:
     kill = result["kill"]
     print(f"""
 load test: {result['cases']} cases x {result['turns_per_case']} turns through haproxy, {result['duration_s']} s
-  turns sent        {result['turns_sent']}   (HTTP requests {result['requests']}, retried turns {result['retried_turns']})
+  turns sent        {result['turns_sent']}   (HTTP requests {result['requests']}, retried turns {result['retried_turns']}, answered from the store {result['replayed_turns']})
   answered          {result['answered']}   (unanswered after retries {result['unanswered']})
   stored            {check_['stored']}   (rows {check_['stored_rows']})
   duplicated        {check_['duplicated']}   (of retried turns {check_['duplicated_retried']}, unexplained {check_['duplicated_unexplained']})

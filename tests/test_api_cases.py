@@ -95,3 +95,27 @@ def test_with_the_action_server_down_the_analysis_still_arrives(servers):
         servers.stack.processes.insert(0, servers.stack.processes.pop())  # the action server stays first
         wait_for(f"{servers.stack.action_url}/health", 120, servers.stack.processes, servers.stack.log_dir)
     assert servers.assist("case-outage", "到底怎么处理").json()["suggestions"]
+
+
+def test_a_retried_turn_with_its_message_id_is_answered_from_the_store(servers):
+    url = f"{servers.stack.rasa_url}/webhooks/assist/webhook"
+    turn = {"sender": "case-retry", "message": "ATM吞了我两千块钱，到现在还没退回来", "message_id": "retry-t01"}
+    first = post_json(url, servers.token, turn).json()
+    again = post_json(url, servers.token, turn).json()
+    assert again["replayed"] is True and "replayed" not in first
+    assert again["analysis"] == first["analysis"]
+    assert [s["id"] for s in again["suggestions"]] == [s["id"] for s in first["suggestions"]]
+    users = [data for kind, data in servers.stored_events("case-retry") if kind == "user"]
+    assert [u["message_id"] for u in users] == ["retry-t01"]
+
+    post_json(url, servers.token, {**turn, "message": "卡也吞了", "message_id": "retry-t02"})
+    users = [data for kind, data in servers.stored_events("case-retry") if kind == "user"]
+    assert [u["message_id"] for u in users] == ["retry-t01", "retry-t02"]
+
+
+def test_a_malformed_message_id_is_refused_and_records_nothing(servers):
+    url = f"{servers.stack.rasa_url}/webhooks/assist/webhook"
+    for bad in (123, "", "带空格 的id", "x" * 200, ["a"]):
+        reply = post_json(url, servers.token, {"sender": "case-bad-mid", "message": "你好", "message_id": bad})
+        assert reply.status_code == 400 and reply.json()["error"] == "invalid_message_id", bad
+    assert servers.stored_events("case-bad-mid") == []

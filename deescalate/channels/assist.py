@@ -29,6 +29,7 @@ from sanic.response import HTTPResponse
 from deescalate.assist.analysis import emotion_peak, emotion_trend, parse_turn
 from deescalate.assist.record import build_case_record, render_record_zh
 from deescalate.assist.taboo import TabooChecker
+from deescalate.cases import assist_payloads
 from deescalate.kb import KnowledgeBase, load_kb
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,35 @@ async def analysis_from_tracker(request: Request, sender: str) -> Dict[str, Any]
     }
 
 
+def valid_message_id(body: Dict[str, Any]) -> Optional[str]:
+    """The client's id for this turn, if it gave one: a retry with the same id is not processed twice."""
+    message_id = body.get("message_id")
+    if message_id is None:
+        return None
+    if not isinstance(message_id, str) or not SENDER_PATTERN.match(message_id):
+        raise RequestError(400, "invalid_message_id", "`message_id` must be 1-128 of letters, digits, _.:@-")
+    return message_id
+
+
+async def answer_already_given(request: Request, sender: str, message_id: str) -> Optional[Dict[str, Any]]:
+    """The stored answer to the turn with this message id, when the case already has it.
+
+    A client that lost the answer (time-out, an instance that died after
+    storing the turn) sends the turn again with the same id; it gets the
+    answer that was stored instead of a second copy of the turn.
+    """
+    tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+    events = [event.as_dict() for event in tracker.events] if tracker else []
+    turn = next((i for i, e in enumerate(events)
+                 if e.get("event") == "user" and e.get("message_id") == message_id), None)
+    if turn is None:
+        return None
+    later = next((i for i, e in enumerate(events[turn + 1:], turn + 1) if e.get("event") == "user"), len(events))
+    payloads = assist_payloads(events[turn + 1:later])
+    payload = payloads[0] if payloads else {"analysis": {}, "suggestions": [], "alerts": [UNAVAILABLE_ALERT]}
+    return {**payload, "replayed": True}
+
+
 async def record_agent_turn(request: Request, sender: str, text: str, metadata: Dict[str, Any]) -> None:
     """Append what the agent said to the case, under the conversation's lock."""
     agent = request.app.ctx.agent
@@ -196,9 +226,15 @@ class AssistInput(InputChannel):
         body = json_body(request)
         sender = valid_sender(body)
         text = valid_text(body, "message")
+        message_id = valid_message_id(body)
+        if message_id:
+            replayed = await answer_already_given(request, sender, message_id)
+            if replayed is not None:
+                return response.json({"case_id": sender, **replayed}, ensure_ascii=False)
         collector = CollectingOutputChannel()
         await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
-                                         metadata={"channel": body.get("channel") or "hotline"}))
+                                         metadata={"channel": body.get("channel") or "hotline"},
+                                         message_id=message_id))
         payload = assist_payload(collector.messages)
         if payload is None:
             logger.error("No assist payload for case %s; answering with the analysis only.", sender)
