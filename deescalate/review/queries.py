@@ -50,11 +50,16 @@ def _choice(value: Optional[str], allowed: Sequence[str]) -> str:
     return value if value in allowed else ""
 
 
+# Days a filter may name: their local midnight and the day after stay representable.
+EARLIEST_DAY, LATEST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+
+
 def _date(value: Optional[str]) -> Optional[dt.date]:
     try:
-        return dt.date.fromisoformat(value) if value else None
+        day = dt.date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return day if day is None or EARLIEST_DAY <= day <= LATEST_DAY else None
 
 
 @dataclass

@@ -9,11 +9,28 @@ Socket.IO, never through Rasa internals.
 import importlib
 import os
 from pathlib import Path
+from urllib.parse import unquote
 
 from sanic import Sanic
+from sanic.exceptions import NotFound
+from sanic.request import Request
 
 WEB_DIR = Path(__file__).resolve().parent
 BLUEPRINT_MODULES = ("auth", "console", "widget", "review")
+
+
+async def refuse_missing_static_files(request: Request) -> None:
+    """404 unless /static/<name> is a regular file: Sanic's static handler answers
+    500 for a directory, a NUL byte or a name the file system refuses."""
+    if not request.path.startswith("/static/"):
+        return
+    name = unquote(request.path[len("/static/"):])
+    try:
+        found = "\x00" not in name and (WEB_DIR / "static" / name).is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
+        raise NotFound("File not found")
 
 
 def create_app(name: str = "deescalate_web") -> Sanic:
@@ -21,6 +38,7 @@ def create_app(name: str = "deescalate_web") -> Sanic:
     app.config.RASA_URL = os.environ.get("RASA_URL", "http://127.0.0.1:5005")
     app.config.ASSIST_API_TOKEN = os.environ.get("ASSIST_API_TOKEN", "")
     app.static("/static", str(WEB_DIR / "static"), name="static")
+    app.register_middleware(refuse_missing_static_files, "request")
     for module in BLUEPRINT_MODULES:
         app.blueprint(importlib.import_module(f"deescalate.web.{module}").bp)
     return app

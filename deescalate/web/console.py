@@ -625,6 +625,8 @@ async def stream(request: Request) -> None:
         after = int(request.headers.get("Last-Event-ID") or request.args.get("after") or 0)
     except ValueError:
         after = 0
+    if not 0 <= after < 2 ** 63:   # beyond the database's integers: from the start, like a bad value
+        after = 0
     want_queue = request.args.get("queue") == "1"
     supervisor = request.ctx.user.role == "supervisor"
     resp = await request.respond(content_type="text/event-stream; charset=utf-8",

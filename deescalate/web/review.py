@@ -26,8 +26,8 @@ from deescalate.db.models import CASE_STATUSES, Case
 from deescalate.db.session import session_factory
 from deescalate.review import charts
 from deescalate.review.export import corrections_dir, export_corrections
-from deescalate.review.queries import (CaseFilters, CorrectionError, case_events, case_page,
-                                       corrections_of_case, pending_corrections, save_correction,
+from deescalate.review.queries import (EARLIEST_DAY, LATEST_DAY, CaseFilters, CorrectionError, case_events,
+                                       case_page, corrections_of_case, pending_corrections, save_correction,
                                        utc_to_local)
 from deescalate.review.stats import dashboard
 from deescalate.review.transcript import build_transcript
@@ -107,6 +107,12 @@ def _common(request: Request) -> Dict[str, Any]:
             "section": request.path.split("/")[2] if request.path.count("/") >= 2 else "cases"}
 
 
+def _event_id(value: Optional[str]) -> Optional[int]:
+    """An event id from a query or form value: ASCII digits that fit the database's integers."""
+    value = value or ""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
 # ---------------------------------------------------------------- pages
 
 @bp.get("/review")
@@ -137,9 +143,8 @@ async def case_view(request: Request, case_id: str) -> HTTPResponse:
     if case is None and not events:
         return render(request, "error.html", status=404, title="没有这个案件", message="找不到这个案件的记录。")
     turns = build_transcript(events, taboo.get())
-    saved = request.args.get("saved")
     return render(request, "review/case.html", case=case, case_id=case_id, turns=turns,
-                  corrections=corrections, saved=int(saved) if (saved or "").isdigit() else None,
+                  corrections=corrections, saved=_event_id(request.args.get("saved")),
                   error=request.args.get("error"), **_common(request))
 
 
@@ -153,7 +158,8 @@ async def correct(request: Request, case_id: str) -> HTTPResponse:
     if not valid_case_id(case_id):
         return render(request, "error.html", status=404, title="没有这个案件", message="案件编号无效。")
     form = request.form
-    event_id = int(form.get("event_id")) if (form.get("event_id") or "").isdigit() else -1
+    event_id = _event_id(form.get("event_id"))
+    event_id = -1 if event_id is None else event_id
     target = f"/review/case/{case_id}"
     with db_session() as session:
         try:
@@ -182,9 +188,10 @@ async def export(request: Request) -> HTTPResponse:
 
 def _date_arg(request: Request, name: str, default: dt.date) -> dt.date:
     try:
-        return dt.date.fromisoformat(request.args.get(name) or "")
+        day = dt.date.fromisoformat(request.args.get(name) or "")
     except ValueError:
         return default
+    return day if EARLIEST_DAY <= day <= LATEST_DAY else default
 
 
 @bp.get("/review/dashboard")
