@@ -1,0 +1,858 @@
+"""Latency, throughput, training time and memory on one machine.
+
+    python -m deescalate.bench        # what `make bench` calls
+
+In one run, on 127.0.0.1 only, it starts the real stack (deescalate/stack.py:
+action server, Rasa, web server; a temporary SQLite tracker store) and two
+floor bots (bench/floor/: Rasa on the same SQL tracker store type and
+in-memory lock store, one answering with a plain `utter_` response, one
+running a trivial custom action on its own action server), and measures:
+
+1. the assist API round trip, one request at a time, in continuing cases;
+2. the same utterances on three floors: /model/parse on our model, a REST
+   turn answered by a response, a REST turn running the trivial action;
+3. /model/parse throughput with concurrent clients;
+4. latency growth over one long case (assist API and the floors);
+5. throughput with concurrent cases;
+6. `rasa train` of our model from scratch (BENCH_SKIP_TRAIN=1 skips it);
+7. resident memory of each server.
+
+Counts and targets are in deescalate/bench.yml (BENCH_QUICK=1 for small
+counts). Prints a table and writes results/bench.json. Exit code 0 when
+everything was measured (missed targets are reported, not errors), 1 when
+something could not be measured, 130 when interrupted. Every loop is
+bounded, the run has an overall deadline, and every server it started is
+stopped on the way out, also on error or Ctrl-C.
+"""
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import aiohttp
+import yaml
+
+from deescalate.build import ROOT, input_hash
+from deescalate.stack import Stack, free_port, wait_for
+
+SETTINGS_FILE = Path(__file__).resolve().with_name("bench.yml")
+RESULTS = ROOT / "results" / "bench.json"
+UTTERANCE_DIR = ROOT / "tests" / "nlu_test"
+FLOOR_DIR = ROOT / "bench" / "floor"
+FLOOR_BUILD = ROOT / "build" / "bench"
+FLOOR_TEXT = "收到，我们马上为您处理。"   # what both floor bots answer (domain response, actions.py)
+ANNOTATION = re.compile(r"\[([^\]\[]*)\](?:\([^()]*\)|\{[^{}]*\})")
+LOOPBACK = "127.0.0.1"
+MIB = 1024 * 1024
+
+
+class BenchError(Exception):
+    """Something could not be measured: a server did not start or answered wrongly."""
+
+
+class Deadline(BenchError):
+    """The overall deadline passed."""
+
+
+# ---------------------------------------------------------------- settings
+
+def merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
+    """`base` with `override`'s values, nested mappings merged key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(path: Path = SETTINGS_FILE, quick: bool = False) -> Dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    overrides = data.pop("quick", {}) or {}
+    return merge(data, overrides) if quick else data
+
+
+# ---------------------------------------------------------------- pure helpers
+
+def strip_annotations(text: str) -> str:
+    """Training-data markup removed: `[两千](amount)` and `[两千]{"entity": ...}` become `两千`."""
+    return ANNOTATION.sub(r"\1", text)
+
+
+def load_utterances(folder: Path = UTTERANCE_DIR) -> List[str]:
+    """Every example text of the held-out NLU split, markup removed, in file order."""
+    texts = []
+    for path in sorted(folder.glob("*.yml")):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+            examples = block.get("examples") or []
+            if isinstance(examples, str):   # the `examples: |` list form
+                examples = [{"text": line.lstrip("- ")} for line in examples.splitlines() if line.strip()]
+            for example in examples:
+                raw = example.get("text") if isinstance(example, dict) else None
+                if isinstance(raw, str) and raw.strip():
+                    texts.append(strip_annotations(raw.strip()))
+    return texts
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100), interpolating linearly between ranks (numpy's default)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile {q} outside 0-100")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarize(latencies_ms: Sequence[float]) -> Dict[str, float]:
+    return {"n": len(latencies_ms),
+            "p50": round(percentile(latencies_ms, 50), 2), "p95": round(percentile(latencies_ms, 95), 2),
+            "p99": round(percentile(latencies_ms, 99), 2), "mean": round(statistics.fmean(latencies_ms), 2),
+            "max": round(max(latencies_ms), 2)}
+
+
+def window_means(series: Sequence[float], window: int) -> Tuple[float, float]:
+    """Mean of the first `window` values and of the last `window` values."""
+    if window < 1 or len(series) < window:
+        raise ValueError(f"{len(series)} values cannot give two windows of {window}")
+    return statistics.fmean(series[:window]), statistics.fmean(series[-window:])
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    if denominator <= 0:
+        raise ValueError(f"ratio over {denominator}")
+    return numerator / denominator
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One target: the measured figure against its limit (figure ≤ limit passes)."""
+
+    name: str
+    label: str
+    figure: float
+    limit: float
+    unit: str
+
+    @property
+    def ratio(self) -> float:
+        return ratio(self.figure, self.limit)
+
+    @property
+    def ok(self) -> bool:
+        return self.figure <= self.limit
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"label": self.label, "figure": round(self.figure, 3), "limit": self.limit,
+                "unit": self.unit, "ratio_to_limit": round(self.ratio, 3), "ok": self.ok}
+
+
+TARGETS: Dict[str, Tuple[str, str]] = {
+    "assist_p50_over_trivial_action_p50": ("assist p50 / trivial-action floor p50", "×"),
+    "growth_last_over_first": ("assist turns {last} / turns {first}", "×"),
+    "assist_p99_ms": ("assist p99, single stream", "ms"),
+    "servers_rss_mib": ("all our servers' RSS", "MiB"),
+}
+
+
+def evaluate_targets(figures: Dict[str, float], limits: Dict[str, float],
+                     label_values: Optional[Dict[str, str]] = None) -> List[TargetResult]:
+    """Each configured target against its figure; an unknown or unmeasured target is an error.
+
+    `label_values` fill the labels' placeholders (the growth windows' turn ranges).
+    """
+    results = []
+    for name, limit in limits.items():
+        if name not in TARGETS:
+            raise BenchError(f"unknown target {name!r} in bench.yml (known: {', '.join(TARGETS)})")
+        if name not in figures:
+            raise BenchError(f"target {name!r} has no measured figure")
+        label, unit = TARGETS[name]
+        label = label.format(**{"first": "first", "last": "last", **(label_values or {})})
+        results.append(TargetResult(name, label, float(figures[name]), float(limit), unit))
+    return results
+
+
+def target_figures(result: Dict[str, Any]) -> Dict[str, float]:
+    """The figures the targets compare, from the measured results."""
+    single = result["single_stream"]["targets"]
+    return {
+        "assist_p50_over_trivial_action_p50": ratio(single["assist"]["p50"], single["floor_action"]["p50"]),
+        "growth_last_over_first": result["growth"]["targets"]["assist"]["growth"],
+        "assist_p99_ms": single["assist"]["p99"],
+        "servers_rss_mib": result["memory"]["total_mib"],
+    }
+
+
+# ---------------------------------------------------------------- processes and memory
+
+def parent_pids() -> Dict[int, int]:
+    """pid -> parent pid of every process, from /proc/<pid>/stat."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: the fields follow the last ')'.
+        fields = stat[stat.rindex(")") + 2:].split()
+        parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def process_tree(pid: int, parents: Dict[int, int]) -> List[int]:
+    """`pid` and all its descendants."""
+    children: Dict[int, List[int]] = {}
+    for child, parent in parents.items():
+        children.setdefault(parent, []).append(child)
+    tree, todo = [], [pid]
+    while todo and len(tree) < len(parents) + 1:   # bounded even if /proc changed under us
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def status_kib(pid: int, key: str) -> int:
+    """A `kB` line of /proc/<pid>/status (VmRSS, VmHWM); 0 when the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_memory_mib(pid: int) -> Dict[str, float]:
+    """VmRSS (and peak VmHWM) of a process and its children, MiB."""
+    pids = process_tree(pid, parent_pids())
+    return {"rss_mib": round(sum(status_kib(p, "VmRSS") for p in pids) / 1024, 1),
+            "hwm_mib": round(sum(status_kib(p, "VmHWM") for p in pids) / 1024, 1),
+            "processes": len(pids)}
+
+
+def stop_group(process: subprocess.Popen, grace: float = 20.0) -> None:
+    """SIGTERM the process group a server was started in, SIGKILL it after `grace` seconds."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=grace)
+
+
+def run_bounded(command: List[str], timeout: float, log: Path, cwd: Path = ROOT,
+                env: Optional[Dict[str, str]] = None) -> float:
+    """Run a command in its own process group, output to `log`; seconds taken.
+
+    The group is killed on time-out and on any exception (Ctrl-C, deadline),
+    so no `rasa train` outlives the bench.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    with log.open("ab") as output:
+        process = subprocess.Popen(command, cwd=cwd, env=env or base_env(), stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code = process.wait(timeout=timeout)
+        except BaseException:
+            stop_group(process, grace=5.0)
+            raise
+    if code != 0:
+        raise BenchError(f"{' '.join(command[2:5])}… exited with {code}; see {log}")
+    return time.monotonic() - began
+
+
+def base_env() -> Dict[str, str]:
+    env = dict(os.environ)
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT),
+                "SANIC_HOST": LOOPBACK})   # rasa_sdk listens on SANIC_HOST (0.0.0.0 otherwise)
+    return env
+
+
+# ---------------------------------------------------------------- floor bots
+
+@dataclass
+class FloorBot:
+    """One floor bot of bench/floor/: `utter` (a response) or `action` (a trivial custom action)."""
+
+    kind: str
+    workdir: Path
+    rasa_port: int = field(default_factory=free_port)
+    action_port: int = field(default_factory=free_port)
+    model: Optional[Path] = None
+    processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> List[str]:
+        return [f"bench/floor/{name}" for name in
+                ("config.yml", "nlu.yml", f"{self.kind}/domain.yml", f"{self.kind}/rules.yml")]
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.action_port}"
+
+    def model_name(self) -> str:
+        """Named by a hash of the bot's files and Rasa's version: a re-run reuses the model."""
+        digest = hashlib.sha256(f"{input_hash(self.inputs)} rasa {package_version('rasa')}".encode())
+        return f"floor-{self.kind}-{digest.hexdigest()[:12]}"
+
+    def ensure_model(self, timeout: float) -> Tuple[Path, float]:
+        """The trained model (trained now unless cached in build/bench/) and seconds spent training."""
+        name = self.model_name()
+        self.model = FLOOR_BUILD / f"{name}.tar.gz"
+        if self.model.exists():
+            return self.model, 0.0
+        print(f"  training floor bot '{self.kind}' into {self.model.relative_to(ROOT)}...", flush=True)
+        env = {**base_env(), "RASA_CACHE_DIRECTORY": str(FLOOR_BUILD / "rasa-cache")}
+        command = [sys.executable, "-m", "rasa", "train", "--force",
+                   "--config", self.inputs[0], "--domain", self.inputs[2], "--data", self.inputs[1], self.inputs[3],
+                   "--out", str(FLOOR_BUILD), "--fixed-model-name", name]
+        seconds = run_bounded(command, timeout, self.workdir / "log" / f"train-{self.kind}.log", env=env)
+        for old in FLOOR_BUILD.glob(f"floor-{self.kind}-*.tar.gz"):
+            if old != self.model:
+                old.unlink()
+        return self.model, seconds
+
+    def env(self) -> Dict[str, str]:
+        return {**base_env(), "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook",
+                "FLOOR_DB_PATH": str(self.workdir / f"floor-{self.kind}.db")}
+
+    def _spawn(self, name: str, args: List[str], cwd: Path, env: Dict[str, str]) -> None:
+        (self.workdir / "log").mkdir(parents=True, exist_ok=True)
+        with (self.workdir / "log" / f"floor-{self.kind}-{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen([sys.executable, "-m", *args], cwd=cwd, env=env, stdout=log,
+                                                    stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_actions(self) -> None:
+        # From bench/floor/ with no PYTHONPATH: `actions` is bench/floor/actions.py, not ours.
+        self._spawn("actions", ["rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
+                    FLOOR_DIR, {**self.env(), "PYTHONPATH": ""})
+
+    def start(self) -> None:
+        """Spawn the servers without waiting; `wait_ready` waits."""
+        if self.kind == "action":
+            self.start_actions()
+        self._spawn("rasa", ["rasa", "run", "--model", str(self.model), "--enable-api",
+                             "--port", str(self.rasa_port), "--interface", LOOPBACK,
+                             "--credentials", str(FLOOR_DIR / "credentials.yml"),
+                             "--endpoints", str(FLOOR_DIR / "endpoints.yml")], self.workdir, self.env())
+
+    def wait_ready(self, timeout: float) -> None:
+        urls = [f"{self.rasa_url}/webhooks/rest/"]
+        if self.kind == "action":
+            urls.insert(0, f"{self.action_url}/health")
+        for url in urls:
+            wait_for(url, timeout, list(self.processes.values()), self.workdir / "log")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            stop_group(process)
+        self.processes.clear()
+
+
+# ---------------------------------------------------------------- HTTP targets
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one measured kind of turn goes, and how its answer is checked."""
+
+    name: str
+    url: str
+    kind: str                       # "assist", "rest" or "parse"
+    headers: Dict[str, str] = field(default_factory=dict)
+
+    def body(self, sender: str, text: str) -> Dict[str, Any]:
+        return {"text": text} if self.kind == "parse" else {"sender": sender, "message": text}
+
+
+def check_answer(endpoint: Endpoint, answer: Any) -> None:
+    """Raise BenchError unless the answer is the full path we mean to measure."""
+    if endpoint.kind == "assist":
+        alerts = answer.get("alerts") or [] if isinstance(answer, dict) else []
+        if not isinstance(answer, dict) or "suggestions" not in answer:
+            raise BenchError(f"{endpoint.name}: no assist answer: {str(answer)[:200]}")
+        if any(isinstance(a, dict) and a.get("kind") == "unavailable" for a in alerts):
+            raise BenchError(f"{endpoint.name}: the action server did not answer (alert `unavailable`)")
+    elif endpoint.kind == "rest":
+        if not (isinstance(answer, list) and answer and answer[0].get("text") == FLOOR_TEXT):
+            raise BenchError(f"{endpoint.name}: unexpected answer {str(answer)[:200]}")
+    elif not (isinstance(answer, dict) and isinstance(answer.get("intent"), dict)):
+        raise BenchError(f"{endpoint.name}: unexpected parse {str(answer)[:200]}")
+
+
+async def timed_turn(session: aiohttp.ClientSession, endpoint: Endpoint, sender: str, text: str) -> float:
+    """One request; milliseconds from sending to the whole answer read. The answer is checked after."""
+    began = time.perf_counter()
+    async with session.post(endpoint.url, json=endpoint.body(sender, text), headers=endpoint.headers) as reply:
+        content = await reply.read()
+    elapsed = (time.perf_counter() - began) * 1000
+    if reply.status != 200:
+        raise BenchError(f"{endpoint.name}: HTTP {reply.status}: {content[:200]!r}")
+    check_answer(endpoint, json.loads(content))
+    return elapsed
+
+
+async def tracker_sizes(session: aiohttp.ClientSession, urls: Dict[str, str], names: Sequence[str],
+                        sender: str) -> Dict[str, Dict[str, float]]:
+    """Events and JSON size of each long case's tracker, as Rasa's API gives it (and as
+    Rasa posts it to an action server every turn)."""
+    sizes = {}
+    for name in names:
+        async with session.get(urls[name].format(sender)) as reply:
+            content = await reply.read()
+        if reply.status != 200:
+            raise BenchError(f"{name}: tracker of {sender}: HTTP {reply.status}")
+        sizes[name] = {"events": len(json.loads(content).get("events") or []),
+                       "kib": round(len(content) / 1024, 1)}
+    return sizes
+
+
+def rotated(items: Sequence[Any], shift: int) -> List[Any]:
+    """The items starting at `shift`: which target goes first changes from turn to turn."""
+    shift %= len(items)
+    return list(items[shift:]) + list(items[:shift])
+
+
+async def warm_up(session: aiohttp.ClientSession, endpoints: Sequence[Endpoint], utterances: Sequence[str],
+                  turns: int, prefix: str) -> None:
+    for number in range(turns):
+        for endpoint in endpoints:
+            await timed_turn(session, endpoint, f"{prefix}-warm{number}", utterances[number % len(utterances)])
+
+
+async def single_stream(session: aiohttp.ClientSession, endpoints: Sequence[Endpoint], utterances: Sequence[str],
+                        turns: int, case_turns: int, prefix: str) -> Dict[str, List[float]]:
+    """Each turn to every target in turn, one request at a time; case `i // case_turns`."""
+    latencies: Dict[str, List[float]] = {e.name: [] for e in endpoints}
+    for number in range(turns):
+        sender = f"{prefix}-ss{number // case_turns:04d}"
+        text = utterances[number % len(utterances)]
+        for endpoint in rotated(endpoints, number):
+            latencies[endpoint.name].append(await timed_turn(session, endpoint, sender, text))
+    return latencies
+
+
+async def growth(session: aiohttp.ClientSession, endpoints: Sequence[Endpoint], utterances: Sequence[str],
+                 turns: int, prefix: str) -> Dict[str, List[float]]:
+    """One case per target driven for `turns` turns, targets interleaved turn by turn."""
+    latencies: Dict[str, List[float]] = {e.name: [] for e in endpoints}
+    for number in range(turns):
+        text = utterances[(number * 7) % len(utterances)]
+        for endpoint in rotated(endpoints, number):
+            latencies[endpoint.name].append(await timed_turn(session, endpoint, f"{prefix}-long", text))
+    return latencies
+
+
+async def concurrent_cases(session: aiohttp.ClientSession, endpoint: Endpoint, utterances: Sequence[str],
+                           cases: int, turns: int, prefix: str) -> Dict[str, Any]:
+    """`cases` cases at once, each sending its turns one after another."""
+    latencies: List[float] = []
+
+    async def case(index: int) -> None:
+        for number in range(turns):
+            text = utterances[(index * 31 + number) % len(utterances)]
+            latencies.append(await timed_turn(session, endpoint, f"{prefix}-cc{index:03d}", text))
+
+    began = time.perf_counter()
+    await asyncio.gather(*(case(i) for i in range(cases)))
+    seconds = time.perf_counter() - began
+    return {"cases": cases, "turns_per_case": turns, "seconds": round(seconds, 2),
+            "turns_per_s": round(len(latencies) / seconds, 1), **summarize(latencies)}
+
+
+async def parse_throughput(session: aiohttp.ClientSession, endpoint: Endpoint, utterances: Sequence[str],
+                           clients: int, parses: int) -> Dict[str, Any]:
+    """`parses` requests shared by `clients` concurrent clients."""
+    latencies: List[float] = []
+
+    async def client(index: int) -> None:
+        for number in range(index, parses, clients):
+            latencies.append(await timed_turn(session, endpoint, "", utterances[number % len(utterances)]))
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    seconds = time.perf_counter() - began
+    return {"clients": clients, "parses": parses, "seconds": round(seconds, 2),
+            "parses_per_s": round(parses / seconds, 1), **summarize(latencies)}
+
+
+# ---------------------------------------------------------------- the run
+
+@dataclass
+class Servers:
+    """Everything the bench started, so that `stop` can end it whatever happened."""
+
+    workdir: Path
+    token: str = field(default_factory=lambda: "bench-" + uuid.uuid4().hex)
+    stack: Optional[Stack] = None
+    floors: Dict[str, FloorBot] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        """Stop every server; one that will not stop does not keep the others running."""
+        stoppers = [floor.stop for floor in self.floors.values()]
+        if self.stack is not None:
+            stoppers.append(self.stack.stop)
+        errors = []
+        for stop in stoppers:
+            try:
+                stop()
+            except (OSError, subprocess.SubprocessError) as error:
+                errors.append(error)
+        if errors:
+            raise BenchError(f"could not stop every server: {errors[0]}")
+
+    def endpoints(self) -> Dict[str, Endpoint]:
+        auth = {"Authorization": f"Bearer {self.token}"}
+        rasa = self.stack.rasa_url
+        return {
+            "assist": Endpoint("assist", f"{rasa}/webhooks/assist/webhook", "assist", auth),
+            "floor_parse": Endpoint("floor_parse", f"{rasa}/model/parse?token={self.token}", "parse"),
+            "floor_utter": Endpoint("floor_utter", f"{self.floors['utter'].rasa_url}/webhooks/rest/webhook", "rest"),
+            "floor_action": Endpoint("floor_action", f"{self.floors['action'].rasa_url}/webhooks/rest/webhook",
+                                     "rest"),
+        }
+
+    def tracker_urls(self) -> Dict[str, str]:
+        """Rasa's tracker endpoint of each server, with a `{}` for the case id."""
+        return {"assist": f"{self.stack.rasa_url}/conversations/{{}}/tracker?token={self.token}",
+                **{f"floor_{kind}": f"{floor.rasa_url}/conversations/{{}}/tracker"
+                   for kind, floor in self.floors.items()}}
+
+    def memory(self) -> Dict[str, Any]:
+        """RSS of our servers (process trees) and, apart, of the floor bots."""
+        names = {"rasa_sdk": "action_server", "rasa": "rasa", "deescalate.web.app": "web_server"}
+        ours = {names.get(p.args[2], p.args[2]): tree_memory_mib(p.pid) for p in self.stack.processes}
+        floors = {f"floor_{kind}_{name}": tree_memory_mib(p.pid)
+                  for kind, floor in self.floors.items() for name, p in floor.processes.items()}
+        return {"servers": ours, "total_mib": round(sum(m["rss_mib"] for m in ours.values()), 1),
+                "floors": floors}
+
+
+def start_servers(servers: Servers, settings: Dict[str, Any]) -> Dict[str, float]:
+    """Train the floor bots if needed, then start the floors and the real stack side by side."""
+    timings = {}
+    for kind in ("utter", "action"):
+        floor = servers.floors[kind] = FloorBot(kind, servers.workdir)
+        timings[f"floor_{kind}_train_s"] = round(floor.ensure_model(settings["train_timeout_s"])[1], 1)
+    began = time.monotonic()
+    for floor in servers.floors.values():
+        floor.start()
+    db_path = servers.workdir / "tracker.db"
+    servers.stack = Stack(rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
+                          db_url=f"sqlite:///{db_path}", token=servers.token, log_dir=servers.workdir / "log",
+                          extra_env={"WEB_SECRET": uuid.uuid4().hex, "SANIC_HOST": LOOPBACK,
+                                     "CORRECTIONS_DIR": str(servers.workdir / "corrections")})
+    servers.stack.start()
+    for floor in servers.floors.values():
+        floor.wait_ready(settings["startup_timeout_s"])
+    timings["servers_ready_s"] = round(time.monotonic() - began, 1)
+    return timings
+
+
+def measure_train(settings: Dict[str, Any], workdir: Path) -> Dict[str, Any]:
+    """`rasa train` of our model from scratch: a temporary output folder and an empty Rasa cache."""
+    if os.environ.get("BENCH_SKIP_TRAIN") == "1":
+        return {"skipped": True}
+    out = workdir / "train"
+    env = {**base_env(), "RASA_CACHE_DIRECTORY": str(out / "cache")}
+    command = [sys.executable, "-m", "rasa", "train", "--force", "--config", "config.yml", "--domain", "domain.yml",
+               "--data", "data", "--out", str(out), "--fixed-model-name", "bench-from-scratch"]
+    print("measuring `rasa train` from scratch...", flush=True)
+    seconds = run_bounded(command, settings["train_timeout_s"], workdir / "log" / "train.log", env=env)
+    if not (out / "bench-from-scratch.tar.gz").exists():
+        raise BenchError(f"rasa train wrote no model; see {workdir / 'log' / 'train.log'}")
+    return {"skipped": False, "seconds": round(seconds, 1)}
+
+
+def window_labels(turns: int, window: int) -> Dict[str, str]:
+    """The turn ranges compared by the growth measurement, e.g. 1–10 and 91–100."""
+    return {"first": f"1–{window}", "last": f"{turns - window + 1}–{turns}"}
+
+
+def growth_summary(series: Dict[str, List[float]], window: int) -> Dict[str, Any]:
+    summary = {}
+    for name, values in series.items():
+        first, last = window_means(values, window)
+        summary[name] = {"first_mean": round(first, 2), "last_mean": round(last, 2),
+                         "growth": round(ratio(last, first), 3)}
+    return summary
+
+
+@dataclass
+class Phases:
+    """What every measuring phase needs: the HTTP session, the targets and the deadline."""
+
+    session: aiohttp.ClientSession
+    servers: Servers
+    endpoints: Dict[str, Endpoint]
+    utterances: List[str]
+    deadline: float
+    prefix: str = field(default_factory=lambda: "bench-" + uuid.uuid4().hex[:6])
+
+    async def bounded(self, coroutine: Any) -> Any:
+        """Await `coroutine` within what is left of the overall deadline."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            coroutine.close()
+            raise Deadline("the overall deadline passed")
+        return await asyncio.wait_for(coroutine, remaining)
+
+    async def single(self, settings: Dict[str, Any]) -> Dict[str, Any]:
+        order = list(self.endpoints.values())
+        print(f"warming up ({settings['warmup_turns']} turns per target)...", flush=True)
+        await self.bounded(warm_up(self.session, order, self.utterances, settings["warmup_turns"], self.prefix))
+        single = settings["single_stream"]
+        print(f"single stream: {single['turns']} turns per target...", flush=True)
+        latencies = await self.bounded(single_stream(self.session, order, self.utterances, single["turns"],
+                                                     single["case_turns"], self.prefix))
+        return {**single, "targets": {name: summarize(values) for name, values in latencies.items()}}
+
+    async def throughput(self, settings: Dict[str, Any]) -> Dict[str, Any]:
+        print(f"parse throughput: {settings['parses']} parses, {settings['clients']} clients...", flush=True)
+        return await self.bounded(parse_throughput(self.session, self.endpoints["floor_parse"], self.utterances,
+                                                   settings["clients"], settings["parses"]))
+
+    async def growth(self, settings: Dict[str, Any]) -> Dict[str, Any]:
+        print(f"growth: one case of {settings['turns']} turns per target...", flush=True)
+        targets = [self.endpoints[name] for name in ("assist", "floor_action", "floor_utter")]
+        series = await self.bounded(growth(self.session, targets, self.utterances, settings["turns"], self.prefix))
+        trackers = await self.bounded(tracker_sizes(self.session, self.servers.tracker_urls(), list(series),
+                                                    f"{self.prefix}-long"))
+        return {**settings, "targets": growth_summary(series, settings["window"]), "trackers": trackers,
+                "series_ms": {name: [round(v, 2) for v in values] for name, values in series.items()}}
+
+    async def concurrent(self, settings: Dict[str, Any]) -> Dict[str, Any]:
+        print(f"concurrent: {settings['cases']} cases x {settings['turns_per_case']} turns...", flush=True)
+        return {name: await self.bounded(concurrent_cases(
+                    self.session, self.endpoints[name], self.utterances, settings["cases"],
+                    settings["turns_per_case"], f"{self.prefix}-{name}"))
+                for name in ("assist", "floor_action")}
+
+
+async def measure_http(servers: Servers, settings: Dict[str, Any], utterances: List[str],
+                       deadline: float) -> Dict[str, Any]:
+    """Phases 1-5, each bounded by what is left of the overall deadline."""
+    timeout = aiohttp.ClientTimeout(total=settings["request_timeout_s"])
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=64)) as session:
+        phases = Phases(session, servers, servers.endpoints(), utterances, deadline)
+        return {"single_stream": await phases.single(settings),
+                "parse_throughput": await phases.throughput(settings["parse_throughput"]),
+                "growth": await phases.growth(settings["growth"]),
+                "concurrent": await phases.concurrent(settings["concurrent"])}
+
+
+def machine_info() -> Dict[str, Any]:
+    return {"cores": os.cpu_count(), "loadavg": list(os.getloadavg()),
+            "rasa": package_version("rasa"), "rasa_sdk": package_version("rasa-sdk"),
+            "python": sys.version.split()[0], "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def shuffled(utterances: List[str], seed: int) -> List[str]:
+    order = list(utterances)
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def run(settings: Dict[str, Any], workdir: Path, deadline: float) -> Dict[str, Any]:
+    utterances = shuffled(load_utterances(), settings["seed"])
+    if not utterances:
+        raise BenchError(f"no utterances in {UTTERANCE_DIR}")
+    result: Dict[str, Any] = {"machine": machine_info(), "settings": settings, "utterances": len(utterances)}
+    servers = Servers(workdir)
+    try:
+        print("starting the real stack and the two floor bots...", flush=True)
+        result["startup"] = start_servers(servers, settings)
+        result["memory_idle"] = servers.memory()
+        result.update(asyncio.run(measure_http(servers, settings, utterances, deadline)))
+        result["memory"] = servers.memory()
+    finally:
+        print("stopping the servers...", flush=True)
+        with shielded():
+            servers.stop()
+    result["train"] = measure_train(settings, workdir)
+    labels = window_labels(settings["growth"]["turns"], settings["growth"]["window"])
+    targets = evaluate_targets(target_figures(result), settings["targets"], labels)
+    result["targets"] = [t.as_dict() for t in targets]
+    result["machine"]["loadavg_after"] = list(os.getloadavg())
+    return result
+
+
+# ---------------------------------------------------------------- the table
+
+def latency_rows(single: Dict[str, Dict[str, float]]) -> Iterator[str]:
+    labels = {"assist": "assist API (ours)", "floor_parse": "floor a: /model/parse, our model",
+              "floor_utter": "floor b: REST turn, utter_ response", "floor_action": "floor c: REST turn, trivial action"}
+    yield f"  {'':38}{'p50':>8}{'p95':>8}{'p99':>8}{'mean':>8}{'max':>8}   ms"
+    for name, label in labels.items():
+        s = single[name]
+        yield f"  {label:38}{s['p50']:8.1f}{s['p95']:8.1f}{s['p99']:8.1f}{s['mean']:8.1f}{s['max']:8.1f}"
+
+
+def growth_rows(growth_result: Dict[str, Any]) -> Iterator[str]:
+    window, turns = growth_result["window"], growth_result["turns"]
+    labels = {"assist": "assist API (ours)", "floor_action": "floor c: trivial action",
+              "floor_utter": "floor b: utter_ response"}
+    yield (f"  {'':30}{f'turns 1–{window}':>14}{f'turns {turns - window + 1}–{turns}':>16}{'ratio':>8}"
+           f"   mean ms; tracker after turn {turns}")
+    for name, label in labels.items():
+        g, size = growth_result["targets"][name], growth_result["trackers"][name]
+        yield (f"  {label:30}{g['first_mean']:14.1f}{g['last_mean']:16.1f}{g['growth']:7.2f}×"
+               f"   {size['events']:.0f} events, {size['kib']:.0f} KiB")
+
+
+def memory_rows(memory: Dict[str, Any]) -> Iterator[str]:
+    for name, m in memory["servers"].items():
+        yield f"  {name:30}{m['rss_mib']:8.0f} MiB   (peak {m['hwm_mib']:.0f}, {m['processes']} process(es))"
+    yield f"  {'total (ours)':30}{memory['total_mib']:8.0f} MiB"
+    floors = ", ".join(f"{n[len('floor_'):]} {m['rss_mib']:.0f}" for n, m in memory["floors"].items())
+    yield f"  floor bots, for reference: {floors} MiB"
+
+
+def target_rows(targets: List[Dict[str, Any]]) -> Iterator[str]:
+    for t in targets:
+        unit = t["unit"]
+        figure = f"{t['figure']:.2f}{unit}" if unit == "×" else f"{t['figure']:.0f} {unit}"
+        limit = f"{t['limit']:.2f}{unit}" if unit == "×" else f"{t['limit']:.0f} {unit}"
+        yield (f"  {t['label']:40}{figure:>10}   target ≤ {limit:<9} {t['ratio_to_limit']:5.2f} of target  "
+               f"{'✔' if t['ok'] else '✘'}")
+
+
+def table(result: Dict[str, Any]) -> str:
+    machine, single = result["machine"], result["single_stream"]
+    throughput, train = result["parse_throughput"], result["train"]
+    lines = [f"bench {machine['started']}: {machine['cores']} cores, load {machine['loadavg'][0]:.2f} before, "
+             f"{machine['loadavg_after'][0]:.2f} after; Rasa {machine['rasa']}, {result['utterances']} utterances "
+             "(tests/nlu_test)",
+             *(["NOTE: the machine was busy before the run (load ≥ 1.0): figures may be inflated"]
+               if machine["loadavg"][0] >= 1.0 else []),
+             "",
+             f"single stream: {single['turns']} turns per target, continuing cases of {single['case_turns']} turns, "
+             "targets interleaved turn by turn",
+             *latency_rows(single["targets"]),
+             "",
+             f"parse throughput: {throughput['parses_per_s']:.1f} parses/s with {throughput['clients']} clients "
+             f"({throughput['parses']} parses; p50 {throughput['p50']:.1f} ms, p95 {throughput['p95']:.1f} ms)",
+             "",
+             f"latency growth: one case of {result['growth']['turns']} turns per target",
+             *growth_rows(result["growth"]),
+             ""]
+    for name, c in result["concurrent"].items():
+        label = "assist API" if name == "assist" else "floor c: trivial action"
+        lines.append(f"{c['cases']} concurrent cases x {c['turns_per_case']} turns, {label}: "
+                     f"{c['turns_per_s']:.1f} turns/s, p50 {c['p50']:.1f} ms, p95 {c['p95']:.1f} ms")
+    lines += ["",
+              "rasa train from scratch: " + ("skipped (BENCH_SKIP_TRAIN=1)" if train["skipped"]
+                                              else f"{train['seconds']:.1f} s"),
+              "",
+              "memory (VmRSS after the load, process trees):",
+              *memory_rows(result["memory"]),
+              "",
+              "targets:",
+              *target_rows(result["targets"]),
+              "",
+              "where the time of a long case goes: python -m deescalate.benchprofile"]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- entry point
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and the deadline alarm wait while the servers are stopped.
+
+    Stopping is bounded (SIGKILL after a grace period); a second Ctrl-C must
+    not leave servers behind half-way through it. A signal that came in the
+    meantime is acted on afterwards.
+    """
+    began = time.monotonic()
+    alarm_left = signal.alarm(0)
+    received: List[int] = []
+    previous = {number: signal.signal(number, lambda number, _: received.append(number))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            raise KeyboardInterrupt
+        if alarm_left:
+            signal.alarm(max(1, alarm_left - int(time.monotonic() - began)))
+
+
+def raise_deadline(*_: Any) -> None:
+    raise Deadline("the overall deadline passed")
+
+
+def raise_interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    settings = load_settings(quick=os.environ.get("BENCH_QUICK") == "1")
+    deadline = time.monotonic() + settings["deadline_s"]
+    # The hard stop: SIGALRM interrupts whatever is running (a server start-up wait, a training run).
+    signal.signal(signal.SIGALRM, raise_deadline)
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    signal.alarm(int(settings["deadline_s"]))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    code, keep_logs = 1, True
+    try:
+        result = run(settings, workdir, deadline)
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        print("\n" + table(result) + f"\n\nwritten to {RESULTS.relative_to(ROOT)}")
+        code, keep_logs = 0, False
+    except (BenchError, RuntimeError, TimeoutError, OSError, aiohttp.ClientError, asyncio.TimeoutError) as error:
+        print(f"bench could not measure everything: {type(error).__name__}: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("bench interrupted", file=sys.stderr)
+        code = 130
+    except Exception:   # a bug here, not a measurement: still a clean exit code and the logs
+        traceback.print_exc()
+    finally:
+        signal.alarm(0)
+    if keep_logs:
+        print(f"server logs kept in {workdir / 'log'}", file=sys.stderr)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
