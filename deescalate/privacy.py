@@ -46,6 +46,8 @@ class TextRule:
 class PrivacySettings:
     placeholders: Dict[str, str]
     spoken_digits: Dict[str, str]
+    spoken_units: str
+    spoken_units_after: str
     spaces: str
     dashes: str
     between_spoken_digits: str
@@ -68,6 +70,8 @@ class PrivacySettings:
         return cls(
             placeholders=dict(data["placeholders"]),
             spoken_digits={str(k): str(v) for k, v in data["spoken_digits"].items()},
+            spoken_units=str(data.get("spoken_units", "")),
+            spoken_units_after=str(data.get("spoken_units_after", "")),
             spaces=separators["spaces"],
             dashes=separators["dashes"],
             between_spoken_digits=separators["between_spoken_digits"],
@@ -190,7 +194,7 @@ class Masker:
                 script = _ASCII_DIGIT
             elif 0xFF10 <= code <= 0xFF19:
                 char, script = chr(code - 0xFEE0), _WIDE_DIGIT
-            elif char in self._spoken:
+            elif char in self._spoken and not self._beside_unit(text, len(chars)):
                 char, script = self._spoken[char], _SPOKEN_DIGIT
             elif 0xFF01 <= code <= 0xFF5E:
                 char = chr(code - 0xFEE0)
@@ -205,6 +209,11 @@ class Masker:
                     and scripts[index - 1] == _SPOKEN_DIGIT == scripts[index + 1]):
                 chars[index] = " "
         return "".join(chars), scripts
+
+    def _beside_unit(self, text: str, index: int) -> bool:
+        units, after = self.settings.spoken_units, self.settings.spoken_units_after
+        return ((index > 0 and text[index - 1] in units)
+                or (index + 1 < len(text) and text[index + 1] in units + after))
 
     # -- numbers -----------------------------------------------------------
 

@@ -206,7 +206,8 @@ def surroundings(draw):
 def joins_a_number(character: str) -> bool:
     """Could this character continue a number or an address written next to it?"""
     return bool(character) and (character.isdigit() or (character.isascii() and character.isalnum())
-                                or any(character in spoken for spoken in SPOKEN.values()))
+                                or any(character in spoken for spoken in SPOKEN.values())
+                                or character in MASKER.settings.spoken_units + MASKER.settings.spoken_units_after)
 
 
 def assert_masked(secret_text: str, placeholder, around) -> None:
@@ -358,3 +359,10 @@ def test_log_records_are_masked_when_they_are_created():
     finally:
         logger.removeHandler(handler)
     assert seen == ["Received user message '我的卡号【银行卡****4567】丢了'", "plain line with 20000 yuan"]
+
+
+def test_spoken_digits_with_units_are_an_amount_not_part_of_a_number():
+    text = "身份证142336 19740407 二零八四，一万二千元"
+    result = MASKER.mask_with_spans(text)
+    assert result.text == "身份证【身份证号】，一万二千元"
+    assert MASKER.mask("电话一三八，零零一三，八零零零") == "电话【手机号****8000】"
