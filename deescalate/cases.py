@@ -218,7 +218,7 @@ def update_case(session: Session, conversation: Conversation, now: Optional[dt.d
     case.amount = float(amount) if isinstance(amount, (int, float)) and not isinstance(amount, bool) else None
     case.approval_tier = approval.get("tier") if isinstance(approval, dict) else None
     case.approval_role = approval.get("role") if isinstance(approval, dict) else None
-    case.emotion_peak = emotion_peak(history)
+    case.emotion_peak = emotion_peak([e for e in (slots.get("emotion_peak"), case.emotion_peak, *history) if e])
     case.emotion_last = slots.get("emotion") or (history[-1] if history else None)
     case.escalation = _as_list(slots.get("escalation"))
     case.risk = slots.get("risk")

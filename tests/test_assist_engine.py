@@ -135,3 +135,20 @@ def test_chosen_option_by_ordinal_and_wording():
     assert chosen_option("最后那个", options)["id"] == "b"
     assert chosen_option("改成减额交清吧", options)["id"] == "b"
     assert chosen_option("随便", options) is None
+
+
+def test_a_long_case_keeps_bounded_state_and_its_peak():
+    from deescalate.assist.engine import CaseState
+    from actions.assist import ENGINE
+    state = CaseState()
+    emotions = ["furious"] + ["calm"] * 99
+    for emotion in emotions:
+        parse = {"text": "ATM吞了我的卡", "intent": {"name": "atm_malfunction", "confidence": 0.9},
+                 "emotion": {"name": emotion, "confidence": 0.9}, "entities": []}
+        result = ENGINE.turn(state, parse)
+        state = result.state
+    assert state.turns == 100
+    assert len(state.emotion_history) == ENGINE.settings.remember_emotions
+    assert len(state.suggested_ids) <= ENGINE.settings.remember_suggestions
+    assert result.analysis["emotion_peak"] == "furious"
+    assert result.analysis["emotion_trend"] == "steady"

@@ -216,3 +216,42 @@ def test_a_database_that_predates_the_migrations_is_brought_up_to_date(tmp_path)
     upgrade(f"sqlite:///{path}")
     assert count_rows(f"sqlite:///{path}", "events", "kept") == 1
     assert "cases" in inspect(get_engine(f"sqlite:///{path}")).get_table_names()
+
+
+# ---------------------------------------------------------------- reading a case again
+
+def texts_of(tracker) -> List[str]:
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+
+
+def test_a_case_reads_the_turns_another_instance_stored(db_url):
+    first, second = new_store(db_url), new_store(db_url)     # two Rasa instances, one database
+    save_turns(first, "case-shared", [customer_turn("第一句")])
+    save_turns(second, "case-shared", [customer_turn("第二句")])
+    save_turns(first, "case-shared", [customer_turn("第三句")])
+    assert texts_of(asyncio.run(first.retrieve("case-shared"))) == ["第一句", "第二句", "第三句"]
+    assert texts_of(asyncio.run(second.retrieve("case-shared"))) == ["第一句", "第二句", "第三句"]
+
+
+def test_a_purged_case_is_not_served_from_memory(store, db_url):
+    save_turns(store, "case-gone", [customer_turn("ATM吞卡了", "atm_malfunction")])
+    assert asyncio.run(store.retrieve("case-gone")) is not None
+    age_case(db_url, "case-gone", days=400)
+    purge_module.main(["--url", db_url, "--days", "180"])
+    assert asyncio.run(store.retrieve("case-gone")) is None
+
+
+def test_only_the_latest_session_is_read(store):
+    from rasa.shared.core.events import SessionStarted
+    save_turns(store, "case-sessions", [customer_turn("上次的事")])
+    save_turns(store, "case-sessions", [SessionStarted(), customer_turn("这次的事")])
+    assert texts_of(asyncio.run(store.retrieve("case-sessions"))) == ["这次的事"]
+    assert texts_of(asyncio.run(store.retrieve_full_tracker("case-sessions"))) == ["上次的事", "这次的事"]
+
+
+def test_the_memory_of_cases_is_bounded(db_url):
+    store = MaskingSQLTrackerStore(domain=DOMAIN, host=db_url, cache_size=3)
+    for index in range(6):
+        save_turns(store, f"case-{index}", [customer_turn("你好", "greet")])
+        asyncio.run(store.retrieve(f"case-{index}"))
+    assert list(store._cases) == ["case-3", "case-4", "case-5"]

@@ -29,6 +29,8 @@ class AssistSettings:
     risk: RiskSettings
     money_demands: List[str]
     customer_channels: List[str]
+    remember_suggestions: int = 40
+    remember_emotions: int = 8
 
     @classmethod
     def from_yaml(cls, path: Path) -> "AssistSettings":
@@ -40,6 +42,8 @@ class AssistSettings:
             risk=RiskSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in risk.items()}),
             money_demands=list(data["money_demands"]),
             customer_channels=list(data["customer_channels"]),
+            remember_suggestions=int(data.get("remember_suggestions", 40)),
+            remember_emotions=int(data.get("remember_emotions", 8)),
         )
 
 
@@ -55,15 +59,18 @@ class CaseState:
     chosen_option: Optional[str] = None
     demand: List[str] = field(default_factory=list)
     escalation: List[str] = field(default_factory=list)
-    emotion_history: List[str] = field(default_factory=list)
-    suggested_ids: List[str] = field(default_factory=list)
+    emotion_history: List[str] = field(default_factory=list)   # the latest few turns
+    emotion_peak: Optional[str] = None                          # over the whole case
+    turns: int = 0                                              # customer turns so far
+    suggested_ids: List[str] = field(default_factory=list)     # the latest few suggestions
 
     @classmethod
     def from_slots(cls, slots: Dict[str, Any]) -> "CaseState":
         known = cls.__dataclass_fields__
         values = {k: v for k, v in slots.items() if k in known and v is not None}
-        if values.get("amount") is not None:
-            values["amount"] = int(values["amount"])
+        for number in ("amount", "turns"):
+            if values.get(number) is not None:
+                values[number] = int(values[number])
         return cls(**values)
 
 
@@ -143,14 +150,15 @@ class AssistEngine:
         )
         plan_name = new_state.stage if new_state.cause and not turn.low_confidence else "no_cause"
         suggestions = build_suggestions(context, self.settings.plans[plan_name], self.settings.max_suggestions)
-        new_state.suggested_ids = state.suggested_ids + [s["id"] for s in suggestions if s["id"] not in state.suggested_ids]
+        shown = state.suggested_ids + [s["id"] for s in suggestions if s["id"] not in state.suggested_ids]
+        new_state.suggested_ids = shown[-self.settings.remember_suggestions:]
 
         analysis = {
             "intent": {"name": turn.intent, "confidence": turn.confidence},
             "low_confidence": turn.low_confidence,
             "emotion": {"name": turn.emotion, "confidence": turn.emotion_confidence},
             "emotion_trend": trend,
-            "emotion_peak": emotion_peak(new_state.emotion_history),
+            "emotion_peak": new_state.emotion_peak,
             "cause": new_state.cause,
             "domain": new_state.domain,
             "escalation": new_state.escalation,
@@ -177,7 +185,9 @@ class AssistEngine:
             chosen_option=state.chosen_option,
             demand=state.demand + [d for d in turn.demands if d not in state.demand],
             escalation=state.escalation + [e for e in turn.escalations if e not in state.escalation],
-            emotion_history=state.emotion_history + [turn.emotion],
+            emotion_history=(state.emotion_history + [turn.emotion])[-self.settings.remember_emotions:],
+            emotion_peak=emotion_peak([e for e in (state.emotion_peak, turn.emotion) if e]),
+            turns=state.turns + 1,
             suggested_ids=list(state.suggested_ids),
         )
 

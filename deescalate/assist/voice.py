@@ -23,7 +23,7 @@ def customer_messages(result: AssistResult, kb: KnowledgeBase, handoff: bool) ->
     When a person takes over, the bot only acknowledges the customer and says
     what happens next: questions or offers would then be the person's to make.
     """
-    turn_number = len(result.state.emotion_history)
+    turn_number = result.state.turns
     if handoff:
         acknowledgement = next((s for s in result.suggestions if s["kind"] in ("escalation", "empathy")), None)
         return ([{"text": acknowledgement["text"]}] if acknowledgement else []) + [
