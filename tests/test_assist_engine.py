@@ -152,3 +152,19 @@ def test_a_long_case_keeps_bounded_state_and_its_peak():
     assert len(state.suggested_ids) <= ENGINE.settings.remember_suggestions
     assert result.analysis["emotion_peak"] == "furious"
     assert result.analysis["emotion_trend"] == "steady"
+
+
+def test_the_domain_stays_with_its_cause_when_a_later_turn_names_a_bank():
+    from deescalate.assist.engine import CaseState
+    from actions.assist import ENGINE
+
+    def parse(text, intent):
+        return {"text": text, "intent": {"name": intent, "confidence": 0.9},
+                "emotion": {"name": "angry", "confidence": 0.9}, "entities": []}
+
+    first = ENGINE.turn(CaseState(), parse("保险公司的人卖给我的分红险，说是存款", "mis_selling"))
+    assert first.analysis["domain"] == "insurance"
+    second = ENGINE.turn(first.state, parse("在城东支行柜台签的，银行的人也在场", "mis_selling"))
+    assert second.analysis["domain"] == "insurance"
+    fees = ENGINE.turn(second.state, parse("还有银行卡年费扣了我两百", "fees_and_charges"))
+    assert fees.analysis["domain"] == "bank"

@@ -178,7 +178,10 @@ class AssistEngine:
         cause = turn.intent if turn.is_cause and not turn.low_confidence else state.cause
         return CaseState(
             cause=cause,
-            domain=detect_domain(self.kb, cause, turn.text, state.domain),
+            # The domain is settled with the cause: a bank branch named later in a
+            # mis-sold policy case does not turn it into a bank case.
+            domain=(state.domain if cause == state.cause and state.domain
+                    else detect_domain(self.kb, cause, turn.text, state.domain)),
             stage=state.stage,
             amount=turn.amount if turn.amount is not None else state.amount,
             product=turn.product or state.product,
