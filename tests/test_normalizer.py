@@ -17,3 +17,18 @@ def test_length_is_preserved_so_entity_spans_stay_valid():
 
 def test_simplified_and_emoji_pass_through_unchanged():
     assert to_simplified("退保只拿回一半😡") == "退保只拿回一半😡"
+
+
+def test_training_entity_values_are_normalised_with_their_text():
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from deescalate.nlu.normalizer import ChineseNormalizer
+
+    message = Message(data={"text": "我的保單", "intent": "provide_info",
+                            "entities": [{"start": 2, "end": 4, "value": "保單", "entity": "product"},
+                                         {"start": 0, "end": 1, "value": 12000, "entity": "amount"}]})
+    data = ChineseNormalizer.create({}, None, None, None).process_training_data(TrainingData([message]))
+    example = data.training_examples[0]
+    assert example.get("text") == "我的保单"
+    assert [e["value"] for e in example.get("entities")] == ["保单", 12000]

@@ -8,7 +8,7 @@ from typing import List
 
 from opencc import OpenCC
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -57,7 +57,14 @@ class ChineseNormalizer(StatelessComponent):
     """Rewrites each message's text into normalised, Simplified Chinese."""
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Texts and annotated entity values alike: an annotation written in
+        Traditional characters would otherwise teach a synonym from the
+        Simplified text back to the Traditional value (保单 → 保單)."""
         self.process(training_data.training_examples)
+        for message in training_data.training_examples:
+            for entity in message.get(ENTITIES) or []:
+                if isinstance(entity.get("value"), str):
+                    entity["value"] = normalize_text(entity["value"])
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
