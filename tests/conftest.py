@@ -7,6 +7,7 @@ store, and stops both at the end.
 import json
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 
@@ -127,6 +128,17 @@ class Web:
         from deescalate.db.models import Case
         with self.sessions() as session:
             return session.get(Case, case_id)
+
+    def wait_for_case(self, case_id: str, timeout: float = 30.0, **expected: Any) -> Any:
+        """The case row once the tracker store has written it (with `expected` field values)."""
+        deadline = time.monotonic() + timeout
+        case = None
+        while time.monotonic() < deadline:
+            case = self.case(case_id)
+            if case is not None and all(getattr(case, k) == v for k, v in expected.items()):
+                return case
+            time.sleep(0.3)
+        raise AssertionError(f"case {case_id} not as expected {expected}: {case and case.as_dict()}")
 
     def login(self, page: Any, role: str, next_path: str = "") -> None:
         """Log in through the real form in a Playwright page."""

@@ -158,15 +158,6 @@ def test_filters_drop_values_outside_the_contract():
 
 # ---------------------------------------------------------------- the pages, against the real stack
 
-def wait_for_case(web: Any, case_id: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        case = web.case(case_id)
-        if case is not None:
-            return case
-        time.sleep(0.3)
-    raise AssertionError(f"no case row for {case_id}")
-
 
 def agent_says(servers: Any, case_id: str, text: str, suggestion_id: Any = None,
                agent: str = "agent1") -> Dict[str, Any]:
@@ -186,7 +177,7 @@ def test_trainer_corrects_a_label_and_exports_it(web: Any, servers: Any, page: A
     flagged = agent_says(servers, case_id, TABOO_DRAFT)
     assert flagged["taboo"]
     assert servers.assist(case_id, SECOND).status_code == 200
-    wait_for_case(web, case_id)
+    web.wait_for_case(case_id)
 
     web.login(page, "trainer", next_path="/review")
     page.fill("input[name=q]", "分红险")
@@ -268,7 +259,7 @@ def test_filters_and_dashboard_show_the_recorded_cases(web: Any, servers: Any, p
     assert servers.assist(metro, "地铁二号线又停了半个小时，我上班迟到被扣钱，我要去12345投诉").status_code == 200
     agent = f"坐席{uuid.uuid4().hex[:4]}"
     assert agent_says(servers, metro, TABOO_DRAFT, agent=agent)["taboo"]
-    wait_for_case(web, metro)
+    web.wait_for_case(metro)
     cause = web.case(metro).cause
     assert cause
 

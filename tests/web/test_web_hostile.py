@@ -56,15 +56,6 @@ def event_ids(servers: Any, case_id: str, kind: str) -> list:
             "SELECT id FROM events WHERE sender_id = ? AND type_name = ? ORDER BY id", (case_id, kind))]
 
 
-def wait_for_case(web: Any, case_id: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        case = web.case(case_id)
-        if case is not None:
-            return case
-        time.sleep(0.3)
-    raise AssertionError(f"no case row for {case_id}")
-
 
 @pytest.fixture(scope="module")
 def accounts(web: Any) -> None:
@@ -82,7 +73,7 @@ def accounts(web: Any) -> None:
 def ctx(web: Any, servers: Any, accounts: None) -> "Context":
     """A case with a customer turn and the assistant's answer, and one logged-in session per role."""
     assert servers.assist(CASE, COMPLAINT).status_code == 200
-    wait_for_case(web, CASE)
+    web.wait_for_case(CASE)
     return Context(web, servers)
 
 
@@ -453,7 +444,7 @@ def test_customer_html_and_sql_are_recorded_as_text_and_shown_escaped(ctx, web, 
     stored = [data["text"] for kind, data in servers.stored_events(case_id) if kind in ("user", "bot")
               and (kind == "user" or (data.get("metadata") or {}).get("author") == "agent")]
     assert stored == [said, f"{SCRIPT}您好，我们马上处理"]
-    wait_for_case(web, case_id)
+    web.wait_for_case(case_id)
     with web.sessions() as session:              # the cases table is still there and whole
         assert session.execute(text("SELECT COUNT(*) FROM cases WHERE case_id = :c"), {"c": case_id}).scalar() == 1
     page = ctx.session("trainer").get(f"{web.url}/review/case/{case_id}", headers={"Accept": "text/html"}, timeout=30)

@@ -56,16 +56,6 @@ def session_id(page: Any) -> str:
     }""")
 
 
-def wait_for_case(web: Any, case_id: str, timeout: float = 20.0, **expected: Any) -> Any:
-    deadline = time.monotonic() + timeout
-    case = None
-    while time.monotonic() < deadline:
-        case = web.case(case_id)
-        if case is not None and all(getattr(case, k) == v for k, v in expected.items()):
-            return case
-        time.sleep(0.5)
-    raise AssertionError(f"case {case_id} not as expected {expected}: {case and case.as_dict()}")
-
 
 def test_widget_js_is_one_self_contained_script(web: Any) -> None:
     import requests
@@ -104,7 +94,7 @@ def test_widget_conversation_buttons_and_handoff(web: Any, page: Any, browser: A
     assert not dialogs
 
     case_id = session_id(page)
-    case = wait_for_case(web, case_id, handoff=True)
+    case = web.wait_for_case(case_id, handoff=True)
     assert case.channel == "chat"
     events = web.servers.stored_events(case_id)
     said = [data["text"] for kind, data in events if kind == "user"]
