@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional
 import yaml
 from sqlalchemy.orm import Session
 
-from deescalate.assist.analysis import emotion_peak, parse_turn
+from deescalate.assist.analysis import assist_of, emotion_peak, parse_turn
 from deescalate.db.models import CHANNELS, Case, utcnow
 
 SETTINGS_FILE = Path(__file__).resolve().with_name("cases.yml")
@@ -89,14 +89,7 @@ def agent_turns(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def assist_payloads(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """The answers of action_assist, oldest first."""
-    payloads = []
-    for event in events:
-        if event.get("event") != "bot":
-            continue
-        custom = (event.get("data") or {}).get("custom")
-        if isinstance(custom, dict) and isinstance(custom.get("assist"), dict):
-            payloads.append(custom["assist"])
-    return payloads
+    return [payload for payload in map(assist_of, events) if payload is not None]
 
 
 def case_channel(users: List[Dict[str, Any]], settings: CaseSettings) -> str:

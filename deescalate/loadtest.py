@@ -130,7 +130,7 @@ async def send_turn(session: aiohttp.ClientSession, run: Run, case_id: str, turn
                                     headers={"Authorization": f"Bearer {run.token}"}) as reply:
                 content = await reply.read()
                 if reply.status == 200:
-                    turn.replayed = b'"replayed": true' in content or b'"replayed":true' in content
+                    turn.replayed = json.loads(content).get("replayed") is True
                     turn.answered, turn.served_by, turn.answered_at = True, reply.headers.get("X-Served-By", ""), run.now()
                     run.answered += 1
                     run.progress.set()

@@ -85,3 +85,15 @@ def emotion_trend(history: List[str]) -> str:
 def emotion_peak(history: List[str]) -> Optional[str]:
     known = [name for name in history if name in EMOTION_LEVEL]
     return max(known, key=EMOTION_LEVEL.__getitem__) if known else None
+
+
+def assist_in(message: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The answer of action_assist a bot message carries: a message the action
+    sent, or the `data` of a stored bot event."""
+    custom = message.get("custom")
+    return custom["assist"] if isinstance(custom, dict) and isinstance(custom.get("assist"), dict) else None
+
+
+def assist_of(event: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The answer of action_assist in a stored event, if it is a bot event carrying one."""
+    return assist_in(event.get("data") or {}) if event.get("event") == "bot" else None

@@ -6,7 +6,7 @@ assist API, the agent console and trainer review all show the same record.
 import datetime as dt
 from typing import Any, Dict, List, Optional
 
-from deescalate.assist.analysis import emotion_peak, emotion_trend
+from deescalate.assist.analysis import assist_of, emotion_peak, emotion_trend
 from deescalate.assist.render import format_amount
 from deescalate.kb.loader import KnowledgeBase
 
@@ -17,11 +17,6 @@ def _time(timestamp: Optional[float]) -> Optional[str]:
     if not timestamp:
         return None
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _assist_payload(event: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    custom = (event.get("data") or {}).get("custom")
-    return custom.get("assist") if isinstance(custom, dict) else None
 
 
 def _turns(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -61,7 +56,7 @@ def build_case_record(case_id: str, events: List[Dict[str, Any]], kb: KnowledgeB
             slots[event.get("name")] = event.get("value")
         elif event.get("event") == "user":
             channel = channel or event.get("input_channel")
-        payload = _assist_payload(event) if event.get("event") == "bot" else None
+        payload = assist_of(event)
         if payload:
             analysis, alerts = payload.get("analysis") or {}, payload.get("alerts") or []
     turns = _turns(events)

@@ -27,7 +27,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from deescalate.assist.analysis import emotion_peak, emotion_trend, parse_turn
+from deescalate.assist.analysis import assist_in, emotion_peak, emotion_trend, parse_turn
 from deescalate.assist.record import build_case_record, render_record_zh
 from deescalate.assist.taboo import TabooChecker
 from deescalate.cases import assist_payloads
@@ -100,11 +100,7 @@ def valid_text(body: Dict[str, Any], key: str) -> str:
 
 
 def assist_payload(messages: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    for message in messages:
-        custom = message.get("custom")
-        if isinstance(custom, dict) and isinstance(custom.get("assist"), dict):
-            return custom["assist"]
-    return None
+    return next((payload for payload in map(assist_in, messages) if payload is not None), None)
 
 
 async def analysis_from_tracker(request: Request, sender: str) -> Dict[str, Any]:

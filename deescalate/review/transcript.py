@@ -9,6 +9,7 @@ name the suggestion they came from and the taboo phrases found in them.
 import datetime as dt
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from deescalate.assist.analysis import assist_of
 from deescalate.assist.taboo import TabooChecker
 
 Event = Tuple[int, str, float, Dict[str, Any]]
@@ -82,11 +83,6 @@ def bot_turn(event_id: int, timestamp: float, data: Dict[str, Any]) -> Dict[str,
             "buttons": [b.get("title", "") for b in buttons if isinstance(b, dict)]}
 
 
-def _assist(data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    custom = (data.get("data") or {}).get("custom")
-    return custom["assist"] if isinstance(custom, dict) and isinstance(custom.get("assist"), dict) else None
-
-
 def _mark_used(turns: List[Dict[str, Any]], agent: Dict[str, Any]) -> None:
     """Find the suggestion an agent turn came from, latest customer turn first."""
     wanted = agent["suggestion_id"]
@@ -114,7 +110,7 @@ def build_transcript(events: Iterable[Event], checker: Optional[TabooChecker] = 
             continue
         if kind != "bot":
             continue
-        assist = _assist(data)
+        assist = assist_of(data)
         if assist is not None and last_customer is not None:
             last_customer["suggestions"] = assist.get("suggestions") or []
             last_customer["alerts"] = assist.get("alerts") or []

@@ -23,6 +23,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from deescalate.assist.analysis import assist_of
 from deescalate.assist.risk import approval_tier
 from deescalate.contract import CAUSES, DOMAINS, EMOTIONS, ESCALATIONS
 from deescalate.cases import overdue_cases
@@ -225,9 +226,8 @@ def items_from_events(events: List[Tuple[int, str, float, Dict[str, Any]]]) -> L
                           "intent": (parse.get("intent") or {}).get("name")})
             continue
         metadata = data.get("metadata") or {}
-        custom = (data.get("data") or {}).get("custom")
-        if isinstance(custom, dict) and isinstance(custom.get("assist"), dict):
-            assist = custom["assist"]
+        assist = assist_of(data)
+        if assist is not None:
             items.append({"type": "assist", "id": event_id, "time": timestamp,
                           "analysis": assist.get("analysis") or {},
                           "suggestions": assist.get("suggestions") or [],
