@@ -148,21 +148,20 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Write the events Rasa has not stored yet, masked; then update the case."""
         await self.stream_events(tracker)
-        written: List[Tuple[int, float, str, Dict[str, Any]]] = []
         with self.session_scope() as session:
-            for event in self._additional_events(session, tracker):
-                data = mask_event(event.as_dict(), self.masker)
-                row = self.SQLEvent(
-                    sender_id=tracker.sender_id,
-                    type_name=event.type_name,
-                    timestamp=data.get("timestamp"),
-                    intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
-                    action_name=data.get("name"),
-                    data=json.dumps(data),
-                )
-                session.add(row)
-                session.flush()          # the row id, for the kept copy of the case
-                written.append((row.id, row.timestamp, row.type_name, data))
+            masked = [(event, mask_event(event.as_dict(), self.masker))
+                      for event in self._additional_events(session, tracker)]
+            rows = [self.SQLEvent(
+                sender_id=tracker.sender_id,
+                type_name=event.type_name,
+                timestamp=data.get("timestamp"),
+                intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
+                action_name=data.get("name"),
+                data=json.dumps(data),
+            ) for event, data in masked]
+            session.add_all(rows)
+            session.flush()              # the row ids, for the kept copy of the case
+            written = [(row.id, row.timestamp, row.type_name, data) for row, (_, data) in zip(rows, masked)]
             session.commit()
         if written:
             stored = self._cases.get(tracker.sender_id)
