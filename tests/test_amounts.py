@@ -14,6 +14,7 @@ def test_parse_amount(text, value):
 
 @pytest.mark.parametrize("text", [
     "打12378投诉", "坐2号线", "等了三个工作日", "十几分钟", "排了一百多人", "第二个方案",
+    "退费一直没到", "赔一半也行", "金额一下子少了", "交一次就够",
 ])
 def test_numbers_that_are_not_money_are_ignored(text):
     assert find_amounts(text) == []
@@ -32,6 +33,7 @@ def test_parse_amount_rejects_non_numbers():
 
 @pytest.mark.parametrize("text, value", [
     ("年费照扣四百八", 480), ("要二十五工本费", 25), ("说我欠你们六百五", 650), ("扣了200", 200),
+    ("莫名其妙多了一笔980的扣款", 980), ("总额一共两千", 2000), ("亏一半就是五万", 50000),
 ])
 def test_bare_numbers_after_a_money_word_are_amounts(text, value):
     assert [e["value"] for e in find_amounts(text)] == [value]

@@ -4,8 +4,9 @@ Customers say 两万块, 5千, 1万2, 一百二十万, 3000元, 1.5w. `find_amou
 finds such spans by pattern; `parse_amount` turns any span (also one DIET
 found) into a whole number of yuan. A number counts as money with a money unit
 (元, 块), a magnitude (千, 万, 亿, k, w) or a money word just before it
-(扣了四百八, 欠你们六百五), and no counting word after it; a number inside an
-id is not money. So 12378, 2号线, P2020000456 and 三个工作日 are not amounts.
+(扣了四百八, 欠你们六百五, 一笔3500), and no counting word after it; a number
+inside an id is not money, nor is a lone Chinese digit (the 一 of 一共, 一半,
+一直). So 12378, 2号线, P2020000456, 三个工作日 and 金额一共 are not amounts.
 """
 import re
 from typing import Any, Dict, List, Optional
@@ -31,9 +32,10 @@ _COUNTING_WORDS = re.compile(
 _BIG_MAGNITUDES = set("千万亿wWkK")
 # A bare number (四百八, 200) is money when a money word comes just before it.
 _MONEY_BEFORE = re.compile(
-    r"(扣|收|欠|赔|退|交|付|花|罚|补|亏|赚|转|取|存|还|借|吞|吐|少|多|费|价|额|金|钱|要)"
+    r"(扣|收|欠|赔|退|交|付|花|罚|补|亏|赚|转|取|存|还|借|吞|吐|少|多|费|价|额|金|钱|要|笔)"
     r"[了我你他她们掉走回出进给共都总照还才就]{0,3}$"
 )
+_LONE_CHINESE_DIGIT = re.compile(rf"^[{_CN_DIGITS}]$")
 _INSIDE_ID = re.compile(r"[A-Za-z0-9]")
 _TRAILING_DIGIT = re.compile(rf"([万千百])([{_CN_DIGITS[1:]}1-9])$")
 _NEXT_LOWER = {"万": "千", "千": "百", "百": "十"}
@@ -64,6 +66,8 @@ def find_amounts(text: str) -> List[Dict[str, Any]]:
         has_magnitude = any(char in _BIG_MAGNITUDES for char in number)
         money_before = bool(_MONEY_BEFORE.search(text[max(0, match.start() - 4):match.start()]))
         if not (has_unit or has_magnitude or money_before):
+            continue
+        if not has_unit and _LONE_CHINESE_DIGIT.match(number):
             continue
         if _inside_id(text, {"start": match.start(), "end": match.end()}):
             continue
