@@ -15,13 +15,14 @@ export PYTHONPATH := $(CURDIR)
 PYTHON310 := $(shell for p in "$$(command -v python3.10)" $(sort $(wildcard $(PYENV_ROOT)/versions/3.10*/bin/python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10)) /usr/bin/python3.10 /usr/local/bin/python3.10; do \
   [ -n "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: help run test eval kb-check spacy model clean user browser purge export-corrections
+.PHONY: help run test eval nlu-cv kb-check spacy model clean user browser purge export-corrections
 .PHONY: scale-up scale-down test-scale bench
 
 help:
 	@echo "make run       install, train if needed, start every server, print the URLs"
 	@echo "make test      install, train if needed, run the whole test suite"
 	@echo "make eval      evaluate the NLU on the held-out test split (tests/nlu_test), write results/nlu/"
+	@echo "make nlu-cv    cross-validate the intent and emotion classifiers' settings on the training data"
 	@echo "make kb-check  validate scripts_kb/ against its schema"
 	@echo "make purge     delete case records past the retention period (privacy.yml); ARGS=--dry-run only counts"
 	@echo "make user USER=name ROLE=agent   add a web account (roles: agent supervisor trainer admin); asks the password"
@@ -47,6 +48,10 @@ model: $(STAMP)
 
 eval: $(STAMP) model
 	$(PY) -m deescalate.evaluate
+
+nlu-cv: $(STAMP)
+	$(PY) -m deescalate.nlu_cv --label intent
+	$(PY) -m deescalate.nlu_cv --label emotion
 
 kb-check: $(STAMP)
 	@$(PY) -m deescalate.kb.check scripts_kb

@@ -3,7 +3,7 @@
 Learns from the `emotion` each training example carries in its metadata and
 adds `"emotion": {"name", "confidence"}` to the parse output.
 """
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import List, Optional, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE
@@ -26,10 +26,6 @@ def example_emotion(message: Message) -> Optional[str]:
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class EmotionClassifier(NgramClassifier):
     """Trainable Rasa component that labels each message with an emotion."""
-
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {**NgramClassifier.get_default_config(), "C": 4.0}
 
     def label_of(self, message: Message) -> Optional[str]:
         return example_emotion(message)
