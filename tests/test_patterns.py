@@ -30,12 +30,16 @@ def test_phrasal_threats_get_their_canonical_value(text, value):
     ("不全部退还我就找消协", "full_refund"),
     ("你们立刻处理", "expedite"),
     ("那就注销吧", "cancel_product"),
+    ("我要退保", "cancel_product"),
+    ("干脆把这张卡注销了", "cancel_product"),
+    ("帮我把保单解约", "cancel_product"),
     ("你们必须给个说法", "explanation"),
 ])
 def test_demand_phrases(text, value):
     assert value in values(text, "demand")
 
 
-@pytest.mark.parametrize("text", ["理赔什么时候到账", "我的卡早就注销了", "请问工作日几点开门"])
+@pytest.mark.parametrize("text", ["理赔什么时候到账", "我的卡早就注销了", "请问工作日几点开门",
+                                  "退保只给我一半", "我不想退保", "问一下退保能退多少"])
 def test_harmless_sentences_carry_no_demand(text):
     assert values(text, "demand") == set()
