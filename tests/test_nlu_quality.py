@@ -8,8 +8,8 @@ import pytest
 from deescalate.build import ROOT, ensure_model
 from deescalate.evaluate import evaluate
 
-FLOORS = {"intent_macro_f1": 0.88, "emotion_macro_f1": 0.80, "escalation_recall": 0.92, "amount_exact": 0.92}
-MAX_TRADITIONAL_GAP = 0.08
+FLOORS = {"intent_macro_f1": 0.91, "emotion_macro_f1": 0.84, "escalation_recall": 0.94, "amount_exact": 0.94}
+MAX_TRADITIONAL_GAP = 0.06
 
 
 @pytest.fixture(scope="module")
