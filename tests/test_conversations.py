@@ -18,4 +18,4 @@ def test_conversation_stories_pass(tmp_path):
     failures = failed.read_text(encoding="utf-8") if failed.exists() else ""
     assert result.returncode == 0, failures or result.stderr[-3000:]
     stories = yaml.safe_load((ROOT / "tests" / "conversations" / "test_stories.yml").read_text(encoding="utf-8"))
-    assert len(stories["stories"]) >= 5
+    assert len(stories["stories"]) >= 8
