@@ -66,6 +66,7 @@ def load_examples(data: Path, label: str) -> List[Example]:
     import deescalate.nlu.spacy_tokenizer  # noqa: F401  (registers the jieba tokenizer)
     from deescalate.build import build_spacy
     from deescalate.nlu.emotion import example_emotion
+    from deescalate.nlu.ngram_classifier import token_features
     from deescalate.nlu.normalizer import normalize_text
 
     nlp = spacy.load(build_spacy())
@@ -76,7 +77,7 @@ def load_examples(data: Path, label: str) -> List[Example]:
             if not message.get("text") or not label_of(message):
                 continue
             text = normalize_text(message.get("text"))
-            tokens = [t.text.lower() for t in nlp.make_doc(text) if t.text.strip()]
+            tokens = token_features(token.text for token in nlp.make_doc(text))
             examples.append(Example(text, tokens, label_of(message), path.name))
     return examples
 

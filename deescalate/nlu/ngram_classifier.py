@@ -4,21 +4,20 @@ At a hundred-odd examples per label, a class-balanced linear SVM over TF-IDF
 character n-grams (1-2, punctuation such as ！！ and ？？ included) and word
 n-grams (1-2, from the jieba tokens, weighted 0.7) generalises better than a
 neural classifier or a logistic regression. The settings were chosen by
-cross-validation on the training data alone (`python -m deescalate.nlu_cv`),
-grouped by the batch each example was written in, so that a model is judged
-on wordings from a writer it has not seen; `make eval` then confirms them on
-the held-out split. The SVM's scores become probabilities by Platt scaling
+cross-validation on the training data alone (`make nlu-cv`), holding out
+one data file at a time, so that a model is judged on wordings from a writer
+it has not seen; `make eval` then confirms them on the held-out split. The SVM's scores become probabilities by Platt scaling
 (one sigmoid per label, fitted on cross-validated scores, then normalised),
 which the FallbackClassifier's threshold reads as confidence.
 
-The base class does the learning and persistence; subclasses say where the
-label comes from and where the prediction goes. Models are saved as JSON and
+`NgramModel` does the learning and persistence; the Rasa components' subclasses
+say where the label comes from and where the prediction goes. Models are saved as JSON and
 arrays, not pickles.
 """
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -45,9 +44,13 @@ def word_ngrams(tokens: List[str]) -> List[str]:
     return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
 
 
+def token_features(token_texts: Iterable[str]) -> List[str]:
+    """Token texts as the word n-grams see them: lower case, no whitespace tokens."""
+    return [text.lower() for text in token_texts if text.strip()]
+
+
 def message_tokens(message: Message) -> List[str]:
-    tokens = message.get(TOKENS_NAMES[TEXT]) or []
-    return [token.text.lower() for token in tokens if token.text.strip()]
+    return token_features(token.text for token in message.get(TOKENS_NAMES[TEXT]) or [])
 
 
 def calibrated_probabilities(scores: np.ndarray, sigmoid_a: np.ndarray, sigmoid_b: np.ndarray) -> np.ndarray:
@@ -115,7 +118,6 @@ class NgramModel:
         self.linear: Optional[LinearModel] = None
 
     def features(self, texts: List[str], tokens: List[List[str]], fit: bool = False):  # noqa: ANN201
-        texts = [text.lower() for text in texts]
         weight = self.config["word_weight"]
         if fit:
             return hstack([self.char.fit_transform(texts), weight * self.word.fit_transform(tokens)]).tocsr()
