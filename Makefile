@@ -41,23 +41,23 @@ $(STAMP): requirements.txt constraints.txt
 	@touch $@
 
 spacy: $(STAMP)
-	@$(PY) -m deescalate.build spacy
+	@$(PY) -m deescalate.tools.build spacy
 
 model: $(STAMP)
-	@$(PY) -m deescalate.build model
+	@$(PY) -m deescalate.tools.build model
 
 eval: $(STAMP) model
-	$(PY) -m deescalate.evaluate
+	$(PY) -m deescalate.tools.evaluate
 
 nlu-cv: $(STAMP)
-	$(PY) -m deescalate.nlu_cv --label intent
-	$(PY) -m deescalate.nlu_cv --label emotion
+	$(PY) -m deescalate.tools.nlu_cv --label intent
+	$(PY) -m deescalate.tools.nlu_cv --label emotion
 
 kb-check: $(STAMP)
 	@$(PY) -m deescalate.kb.check scripts_kb
 
 run: $(STAMP) model
-	@$(PY) -m deescalate.stack run
+	@$(PY) -m deescalate.tools.stack run
 
 test: $(STAMP) model browser
 	$(PY) -m pytest tests
@@ -94,14 +94,14 @@ export-corrections: $(STAMP)
 # Scale-out on one machine (README "Scale-out"): installs postgresql,
 # redis-server and haproxy from Debian when missing; loopback ports only.
 scale-up: $(STAMP) model
-	@$(PY) -m deescalate.scale up
+	@$(PY) -m deescalate.tools.scale up
 
 scale-down: $(STAMP)
-	@$(PY) -m deescalate.scale down
+	@$(PY) -m deescalate.tools.scale down
 
 # LOAD_CASES, LOAD_TURNS, LOAD_KILL_AT scale the run; LOAD_KEEP=1 leaves the stack up.
 test-scale: $(STAMP) model
-	@$(PY) -m deescalate.loadtest
+	@$(PY) -m deescalate.tools.loadtest
 
 bench: $(STAMP) model
-	@$(PY) -m deescalate.bench
+	@$(PY) -m deescalate.tools.bench

@@ -15,7 +15,7 @@ LOCK_LIFETIME. A waiter whose ticket is gone all the same fails at once with
 Rasa's LockError (the client sees a 500 and may retry) instead of waiting
 for ever.
 
-endpoints.yml (deescalate/stack.py sets these when REDIS_URL is set):
+endpoints.yml (deescalate/tools/stack.py sets these when REDIS_URL is set):
 
     lock_store:
       type: deescalate.lock_store.RenewingRedisLockStore

@@ -14,9 +14,9 @@ from typing import Any, Dict, Iterator, Optional
 import pytest
 import requests
 
-from deescalate.build import ROOT
+from deescalate.tools.build import ROOT
 from deescalate.kb import KnowledgeBase, load_kb
-from deescalate.stack import Stack, free_port
+from deescalate.tools.stack import Stack, free_port
 
 KB_DIR = ROOT / "scripts_kb"
 

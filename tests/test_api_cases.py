@@ -4,7 +4,7 @@ import signal
 
 import requests
 
-from deescalate.stack import wait_for
+from deescalate.tools.stack import wait_for
 from tests.conftest import post_json
 
 

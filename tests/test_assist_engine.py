@@ -3,7 +3,7 @@ import pytest
 
 from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState, chosen_option
 from deescalate.assist.risk import approval_tier
-from deescalate.build import ROOT
+from deescalate.tools.build import ROOT
 from deescalate.contract import CAUSE_DOMAINS, EMOTIONS
 
 

@@ -1,4 +1,4 @@
-"""The pure parts of `make bench` (deescalate/bench.py): percentiles, growth
+"""The pure parts of `make bench` (deescalate/tools/bench/run.py): percentiles, growth
 windows, target evaluation, annotation stripping, settings and the process tree."""
 import math
 import os
@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from deescalate.bench import (TARGETS, BenchError, evaluate_targets, load_settings, load_utterances, merge,
+from deescalate.tools.bench.run import (TARGETS, BenchError, evaluate_targets, load_settings, load_utterances, merge,
                               percentile, process_tree, ratio, rotated, strip_annotations, summarize,
                               target_figures, tree_memory_mib, window_labels, window_means)
 

@@ -4,7 +4,7 @@ import sys
 
 import yaml
 
-from deescalate.build import ROOT, ensure_model
+from deescalate.tools.build import ROOT, ensure_model
 
 
 def test_conversation_stories_pass(tmp_path):

@@ -5,7 +5,7 @@ import sys
 import pytest
 import yaml
 
-from deescalate.build import ROOT
+from deescalate.tools.build import ROOT
 from deescalate.contract import CAUSE_DOMAINS, EMOTIONS, ESCALATIONS, STAGES
 from deescalate.kb import KBError, load_kb
 

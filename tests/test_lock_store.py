@@ -7,7 +7,7 @@ import pytest
 from rasa.core.lock_store import InMemoryLockStore, LockError
 
 from deescalate.lock_store import RenewingTickets
-from deescalate.stack import lock_store_env
+from deescalate.tools.stack import lock_store_env
 
 DEAD_LIFETIME = 1.0
 

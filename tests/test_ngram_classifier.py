@@ -5,7 +5,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import LinearSVC
 
 from deescalate.nlu.ngram_classifier import LinearModel, NgramModel, calibrated_probabilities
-from deescalate.nlu_cv import Example, component_config, k_fold, leave_one_file_out, neighbours
+from deescalate.tools.nlu_cv import Example, component_config, k_fold, leave_one_file_out, neighbours
 
 CONFIG = {"max_char_ngram": 2, "word_weight": 0.7, "C": 1.0, "calibration_folds": 3}
 

@@ -5,8 +5,8 @@ so a data or pipeline change that breaks understanding fails CI.
 """
 import pytest
 
-from deescalate.build import ROOT, ensure_model
-from deescalate.evaluate import evaluate
+from deescalate.tools.build import ROOT, ensure_model
+from deescalate.tools.evaluate import evaluate
 
 FLOORS = {"intent_macro_f1": 0.91, "emotion_macro_f1": 0.84, "escalation_recall": 0.94, "amount_exact": 0.94}
 MAX_TRADITIONAL_GAP = 0.06

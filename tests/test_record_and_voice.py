@@ -2,7 +2,7 @@
 from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
 from deescalate.assist.record import build_case_record, render_record_zh
 from deescalate.assist.voice import customer_messages, needs_handoff
-from deescalate.build import ROOT
+from deescalate.tools.build import ROOT
 
 
 def _engine(kb):

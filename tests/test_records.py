@@ -19,7 +19,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import inspect
 
 from deescalate import purge as purge_module
-from deescalate.build import ROOT
+from deescalate.tools.build import ROOT
 from deescalate.cases import overdue_cases
 from deescalate.db.migrate import upgrade
 from deescalate.db.models import Case

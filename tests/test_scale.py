@@ -2,7 +2,7 @@
 
 200 cases x 10 turns through haproxy onto two Rasa instances sharing
 PostgreSQL and Redis, one instance killed with SIGKILL half way and started
-again. The checker (deescalate/loadcheck.py) reads the tracker store and the
+again. The checker (deescalate/tools/loadcheck.py) reads the tracker store and the
 case table afterwards.
 """
 import json
@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from deescalate.build import ROOT
-from deescalate.scale import ScaleSettings, ensure_packages
+from deescalate.tools.build import ROOT
+from deescalate.tools.scale import ScaleSettings, ensure_packages
 
 RESULTS = ROOT / "results" / "scale.json"
 RUN_LIMIT_SECONDS = 900     # the load test bounds itself at 540 s of driving plus start-up
@@ -27,7 +27,7 @@ def load_test() -> dict:
     except (subprocess.CalledProcessError, FileNotFoundError) as error:
         pytest.skip(f"PostgreSQL, Redis or haproxy could not be installed from Debian: {error}")
     RESULTS.unlink(missing_ok=True)
-    run = subprocess.run([sys.executable, "-m", "deescalate.loadtest"], cwd=ROOT, timeout=RUN_LIMIT_SECONDS,
+    run = subprocess.run([sys.executable, "-m", "deescalate.tools.loadtest"], cwd=ROOT, timeout=RUN_LIMIT_SECONDS,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     print(run.stdout[-4000:], run.stderr[-4000:])
     assert RESULTS.exists(), run.stderr[-2000:]

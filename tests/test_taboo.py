@@ -3,7 +3,7 @@ import pytest
 import yaml
 
 from deescalate.assist.taboo import TabooChecker
-from deescalate.build import ROOT
+from deescalate.tools.build import ROOT
 
 DRAFTS = yaml.safe_load((ROOT / "tests" / "data" / "taboo_drafts.yml").read_text(encoding="utf-8"))
 

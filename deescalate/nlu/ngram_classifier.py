@@ -107,7 +107,7 @@ class NgramModel:
 
     `config` holds max_char_ngram, word_weight, C and calibration_folds (the
     component's config). Used by the Rasa components below and by the
-    cross-validation in deescalate/nlu_cv.py, so both measure the same model.
+    cross-validation in deescalate/tools/nlu_cv.py, so both measure the same model.
     """
 
     def __init__(self, config: Dict[Text, Any]) -> None:

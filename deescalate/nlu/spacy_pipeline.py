@@ -1,6 +1,6 @@
 """Builds the blank Chinese spaCy pipeline that Rasa's SpacyNLP loads.
 
-`python -m deescalate.build spacy` (run by make) saves it to build/spacy_zh.
+`python -m deescalate.tools.build spacy` (run by make) saves it to build/spacy_zh.
 The pipeline is `spacy.blank("zh")` with the jieba tokenizer carrying our
 domain words and an EntityRuler of escalation threats and products. It is
 built from YAML on every machine; no spaCy model is downloaded.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deescalate.build import ROOT
+from deescalate.tools.build import ROOT
 from deescalate.db.migrate import upgrade
 from deescalate.db.models import User
 from deescalate.db.session import session_factory

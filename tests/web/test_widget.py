@@ -12,7 +12,7 @@ from aiohttp import web as aioweb
 from playwright.sync_api import expect
 import socketio
 
-from deescalate.stack import free_port
+from deescalate.tools.stack import free_port
 from tests.conftest import ARTIFACTS, ROOT, screenshot
 
 REPLY_TIMEOUT = 60000      # ms: a turn goes through the NLU, the action server and back

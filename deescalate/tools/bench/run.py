@@ -1,10 +1,10 @@
 """Latency, throughput, training time and memory on one machine.
 
-    python -m deescalate.bench        # what `make bench` calls
+    python -m deescalate.tools.bench        # what `make bench` calls
 
-In one run, on 127.0.0.1 only, it starts the real stack (deescalate/stack.py:
+In one run, on 127.0.0.1 only, it starts the real stack (deescalate/tools/stack.py:
 action server, Rasa, web server; a temporary SQLite tracker store) and two
-floor bots (bench/floor/: Rasa on the same SQL tracker store type and
+floor bots (deescalate/tools/bench/floor/: Rasa on the same SQL tracker store type and
 in-memory lock store, one answering with a plain `utter_` response, one
 running a trivial custom action on its own action server), and measures:
 
@@ -17,7 +17,7 @@ running a trivial custom action on its own action server), and measures:
 6. `rasa train` of our model from scratch (BENCH_SKIP_TRAIN=1 skips it);
 7. resident memory of each server.
 
-Counts and targets are in deescalate/bench.yml (BENCH_QUICK=1 for small
+Counts and targets are in deescalate/tools/bench/bench.yml (BENCH_QUICK=1 for small
 counts). Prints a table and writes results/bench.json. Exit code 0 when
 everything was measured (missed targets are reported, not errors), 1 when
 something could not be measured, 130 when interrupted. Every loop is
@@ -49,13 +49,13 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import aiohttp
 import yaml
 
-from deescalate.build import ROOT, input_hash
-from deescalate.stack import Stack, free_port, wait_for
+from deescalate.tools.build import ROOT, input_hash
+from deescalate.tools.stack import Stack, free_port, wait_for
 
 SETTINGS_FILE = Path(__file__).resolve().with_name("bench.yml")
 RESULTS = ROOT / "results" / "bench.json"
 UTTERANCE_DIR = ROOT / "tests" / "nlu_test"
-FLOOR_DIR = ROOT / "bench" / "floor"
+FLOOR_DIR = Path(__file__).resolve().with_name("floor")
 FLOOR_BUILD = ROOT / "build" / "bench"
 FLOOR_TEXT = "收到，我们马上为您处理。"   # what both floor bots answer (domain response, actions.py)
 ANNOTATION = re.compile(r"\[([^\]\[]*)\](?:\([^()]*\)|\{[^{}]*\})")
@@ -304,7 +304,7 @@ def base_env() -> Dict[str, str]:
 
 @dataclass
 class FloorBot:
-    """One floor bot of bench/floor/: `utter` (a response) or `action` (a trivial custom action)."""
+    """One floor bot of deescalate/tools/bench/floor/: `utter` (a response) or `action` (a trivial custom action)."""
 
     kind: str
     workdir: Path
@@ -315,7 +315,7 @@ class FloorBot:
 
     @property
     def inputs(self) -> List[str]:
-        return [f"bench/floor/{name}" for name in
+        return [f"deescalate/tools/bench/floor/{name}" for name in
                 ("config.yml", "nlu.yml", f"{self.kind}/domain.yml", f"{self.kind}/rules.yml")]
 
     @property
@@ -359,7 +359,7 @@ class FloorBot:
                                                     stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_actions(self) -> None:
-        # From bench/floor/ with no PYTHONPATH: `actions` is bench/floor/actions.py, not ours.
+        # From the floor folder with no PYTHONPATH: `actions` is floor/actions.py, not ours.
         self._spawn("actions", ["rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
                     FLOOR_DIR, {**self.env(), "PYTHONPATH": ""})
 
@@ -785,7 +785,7 @@ def table(result: Dict[str, Any]) -> str:
               "targets:",
               *target_rows(result["targets"]),
               "",
-              "where the time of a long case goes: python -m deescalate.benchprofile"]
+              "where the time of a long case goes: python -m deescalate.tools.bench.profile"]
     return "\n".join(lines)
 
 

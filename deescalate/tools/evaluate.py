@@ -1,6 +1,6 @@
 """`make eval`: how well the trained model understands the held-out test split.
 
-    python -m deescalate.evaluate [--model PATH] [--data tests/nlu_test] [--out results/nlu]
+    python -m deescalate.tools.evaluate [--model PATH] [--data tests/nlu_test] [--out results/nlu]
 
 Parses every test example with the trained model and reports intent
 precision/recall/F1 per intent with a confusion matrix, emotion macro-F1 with
@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Tuple
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
 from deescalate.assist.analysis import FALLBACK_INTENT, parse_turn
-from deescalate.build import ROOT, ensure_model
+from deescalate.tools.build import ROOT, ensure_model
 from deescalate.nlu.normalizer import to_halfwidth, to_simplified
 
 TARGETS = {"intent_macro_f1": 0.92, "emotion_macro_f1": 0.85, "escalation_recall": 0.95,

@@ -1,6 +1,6 @@
 """Starts and stops the servers: the action server and the Rasa server.
 
-    python -m deescalate.stack run     # what `make run` calls: start, print URLs, Ctrl-C stops
+    python -m deescalate.tools.stack run     # what `make run` calls: start, print URLs, Ctrl-C stops
 
 The tests use the same `Stack` on free ports with a temporary SQLite file.
 Configuration comes from the environment with local defaults, so the same
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from deescalate.build import ROOT, ensure_model
+from deescalate.tools.build import ROOT, ensure_model
 from deescalate.db.migrate import upgrade
 
 ENV_FILE = ROOT / ".env"

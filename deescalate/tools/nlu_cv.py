@@ -1,6 +1,6 @@
 """Choose the n-gram classifiers' settings on the training data alone.
 
-    python -m deescalate.nlu_cv [--label intent|emotion] [--data data/nlu]
+    python -m deescalate.tools.nlu_cv [--label intent|emotion] [--data data/nlu]
 
 Starts from the settings in config.yml and tries each neighbour (one setting
 changed at a time: character n-gram length ±1, C halved and doubled, word
@@ -26,7 +26,7 @@ import yaml
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from deescalate.build import ROOT
+from deescalate.tools.build import ROOT
 
 COMPONENTS = {"intent": "deescalate.nlu.intent.NgramIntentClassifier",
               "emotion": "deescalate.nlu.emotion.EmotionClassifier"}
@@ -64,7 +64,7 @@ def load_examples(data: Path, label: str) -> List[Example]:
     from rasa.shared.nlu.training_data.loading import load_data
 
     import deescalate.nlu.spacy_tokenizer  # noqa: F401  (registers the jieba tokenizer)
-    from deescalate.build import build_spacy
+    from deescalate.tools.build import build_spacy
     from deescalate.nlu.emotion import example_emotion
     from deescalate.nlu.ngram_classifier import token_features
     from deescalate.nlu.normalizer import normalize_text

@@ -1,8 +1,8 @@
 """Builds what the servers need, only when its inputs changed.
 
-    python -m deescalate.build spacy    # build/spacy_zh from data/nlu/ (lexicon and annotations)
-    python -m deescalate.build model    # train unless a model for these inputs exists
-    python -m deescalate.build hash     # print the model's input hash
+    python -m deescalate.tools.build spacy    # build/spacy_zh from data/nlu/ (lexicon and annotations)
+    python -m deescalate.tools.build model    # train unless a model for these inputs exists
+    python -m deescalate.tools.build hash     # print the model's input hash
 
 A trained model is named by a hash of everything that shapes it: config.yml,
 domain.yml, data/, and the code of our NLU components. Models are kept in
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, List
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LEXICON = ROOT / "data" / "nlu" / "lexicon.yml"
 SPACY_DIR = ROOT / "build" / "spacy_zh"
 MODEL_INPUTS = ["config.yml", "domain.yml", "data", "deescalate/nlu"]

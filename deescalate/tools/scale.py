@@ -1,11 +1,11 @@
 """Scale-out on one machine: PostgreSQL, Redis, several Rasa instances and
 action servers behind haproxy, all on 127.0.0.1.
 
-    python -m deescalate.scale up              # what `make scale-up` calls
-    python -m deescalate.scale down            # `make scale-down`
-    python -m deescalate.scale status
+    python -m deescalate.tools.scale up              # what `make scale-up` calls
+    python -m deescalate.tools.scale down            # `make scale-down`
+    python -m deescalate.tools.scale status
 
-The layout (ports, counts, folders) is in deescalate/scale.yml. PostgreSQL
+The layout (ports, counts, folders) is in deescalate/tools/scale.yml. PostgreSQL
 holds the tracker store and the case records, Redis is Rasa's lock store,
 haproxy spreads the assist API over the Rasa instances (round robin, health
 checks on /webhooks/assist/) and the action calls over the action servers.
@@ -28,8 +28,8 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from deescalate.build import ROOT, ensure_model
-from deescalate.stack import READY_TIMEOUT_SECONDS, Stack, api_token, wait_for
+from deescalate.tools.build import ROOT, ensure_model
+from deescalate.tools.stack import READY_TIMEOUT_SECONDS, Stack, api_token, wait_for
 
 SETTINGS_FILE = Path(__file__).resolve().with_name("scale.yml")
 LOOPBACK = "127.0.0.1"
@@ -254,7 +254,7 @@ def haproxy_config(settings: ScaleSettings) -> str:
                        for i, port in enumerate(settings.rasa_ports, 1))
     actions = "\n".join(f"    server actions{i} {LOOPBACK}:{port} {check} {limit}"
                         for i, port in enumerate(settings.action_ports, 1))
-    return f"""# Written by `python -m deescalate.scale up` from deescalate/scale.yml.
+    return f"""# Written by `python -m deescalate.tools.scale up` from deescalate/tools/scale.yml.
 global
     maxconn 4096
 

@@ -1,10 +1,10 @@
 """Where the time of a turn goes as a case grows: a per-component profile.
 
-    python -m deescalate.benchprofile [TURNS] [WINDOW]     # default 100 10
+    python -m deescalate.tools.bench.profile [TURNS] [WINDOW]     # default 100 10
 
 `make bench` shows that a turn late in a long case is slower than an early
 one; this says why. It loads our model and the trivial-action floor bot
-(bench/floor/) in this process, each with its real endpoints (SQLite
+(deescalate/tools/bench/floor/) in this process, each with its real endpoints (SQLite
 tracker store, in-memory lock store, its own action server started here on
 127.0.0.1), drives one case of TURNS turns through each, and times the
 parts of every turn by wrapping Rasa's own methods:
@@ -37,9 +37,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from deescalate.bench import FloorBot, load_utterances, stop_group, window_means
-from deescalate.build import ROOT, ensure_model
-from deescalate.stack import Stack, free_port, lock_store_env, wait_for
+from deescalate.tools.bench.run import FLOOR_DIR, FloorBot, load_utterances, stop_group, window_means
+from deescalate.tools.build import ROOT, ensure_model
+from deescalate.tools.stack import Stack, free_port, lock_store_env, wait_for
 
 PARTS = ["nlu", "tracker load", "tracker save", "case record", "policy", "tracker copy",
          "action request", "action http", "action check"]
@@ -166,7 +166,7 @@ def floor(workdir: Path, texts: List[str]) -> List[Dict[str, float]]:
         bot.start_actions()
         wait_for(f"{bot.action_url}/health", 240, list(bot.processes.values()), workdir / "log")
         env = {k: bot.env()[k] for k in ("ACTION_ENDPOINT_URL", "FLOOR_DB_PATH")}
-        return asyncio.run(drive(bot.model, ROOT / "bench" / "floor" / "endpoints.yml", env, texts, "rest"))
+        return asyncio.run(drive(bot.model, FLOOR_DIR / "endpoints.yml", env, texts, "rest"))
     finally:
         for process in bot.processes.values():
             stop_group(process)

@@ -1,12 +1,12 @@
 """Load test of the scale-out stack, with one Rasa instance killed mid-way.
 
-    python -m deescalate.loadtest        # what `make test-scale` calls
+    python -m deescalate.tools.loadtest        # what `make test-scale` calls
 
-Starts the scale-out stack (deescalate/scale.py) unless it is up, drives
+Starts the scale-out stack (deescalate/tools/scale.py) unless it is up, drives
 LOAD_CASES concurrent cases (200) of LOAD_TURNS customer turns (10) each
 through haproxy, and when LOAD_KILL_AT (0.5) of all turns are answered kills
 one Rasa instance with SIGKILL and starts it again. Then it checks the
-PostgreSQL tracker store and case table (deescalate/loadcheck.py), prints
+PostgreSQL tracker store and case table (deescalate/tools/loadcheck.py), prints
 the counts, writes results/scale.json, and stops the stack if it started it
 (LOAD_KEEP=1 keeps it). Exit code 0 only when the check passes.
 
@@ -38,9 +38,9 @@ from typing import Any, Dict, List, Optional
 import aiohttp
 import yaml
 
-from deescalate.build import ROOT
-from deescalate.loadcheck import CheckReport, ClientCase, check, turn_text
-from deescalate.scale import (ScaleSettings, down, is_up, kill_instance, load_state, save_state,
+from deescalate.tools.build import ROOT
+from deescalate.tools.loadcheck import CheckReport, ClientCase, check, turn_text
+from deescalate.tools.scale import (ScaleSettings, down, is_up, kill_instance, load_state, save_state,
                               start_rasa_instance, up, wait_rasa)
 
 RESULTS = ROOT / "results" / "scale.json"

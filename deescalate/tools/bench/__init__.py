@@ -1,0 +1,1 @@
+"""`make bench`: latency, throughput, training time and memory on one machine (see run.py)."""

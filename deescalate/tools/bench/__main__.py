@@ -1,0 +1,5 @@
+import sys
+
+from deescalate.tools.bench.run import main
+
+sys.exit(main())
