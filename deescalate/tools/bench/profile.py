@@ -37,7 +37,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from deescalate.tools.bench.run import FLOOR_DIR, FloorBot, load_utterances, stop_group, window_means
+from deescalate.tools.bench.processes import FloorBot, stop_group
+from deescalate.tools.bench.settings import FLOOR_DIR, load_utterances, window_means
 from deescalate.tools.build import ROOT, ensure_model
 from deescalate.tools.stack import Stack, free_port, lock_store_env, wait_for
 
