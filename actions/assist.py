@@ -5,7 +5,6 @@ imports this module: a broken scripts_kb/ edit stops start-up with the file
 and key at fault instead of failing mid-call.
 """
 import logging
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Text
 
@@ -15,12 +14,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
 from deescalate.assist.voice import customer_messages, needs_handoff
-from deescalate.kb import load_kb
+from deescalate.kb import KB_DIR, load_kb
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-KB_DIR = Path(os.environ.get("KB_DIR", PROJECT_ROOT / "scripts_kb"))
 SETTINGS_FILE = Path(__file__).resolve().parent / "assist.yml"
 
 ENGINE = AssistEngine(load_kb(KB_DIR), AssistSettings.from_yaml(SETTINGS_FILE))

@@ -1,21 +1,29 @@
-"""Case records that follow their conversation, and the supervisor's overdue list.
+"""The case: every rule that writes or derives a case record lives here.
 
 The tracker store calls `update_case` on every save with the conversation's
 events as plain dicts (Rasa's `Event.as_dict()` shape) and its slots, which
 action_assist keeps. Only labels, counts and times are derived here; no text
-of the conversation goes into a case record. Fields a person edits
-(demand_note, narrative, first_handler) are never written.
+of the conversation goes into a case row. A person's edits (console) go
+through `save_person_edit`; automatic updates never overwrite demand_note or
+narrative, set first_handler only while it is empty, and keep the statuses
+only a person sets (cases.yml `person_statuses`). `case_record` is the record
+the assist API (`GET /case`) and the console show: the case row, its turns
+and one narrative.
 """
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import yaml
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from deescalate.assist.analysis import assist_of, emotion_peak, parse_turn
-from deescalate.db.models import CHANNELS, Case, utcnow
+from deescalate import events as stored
+from deescalate.assist.analysis import emotion_peak, parse_turn
+from deescalate.contract import CAUSES
+from deescalate.db.models import CASE_STATUSES, CHANNELS, Case, utcnow
+from deescalate.events import Turn
 
 SETTINGS_FILE = Path(__file__).resolve().with_name("cases.yml")
 
@@ -76,32 +84,31 @@ class Conversation:
         return self.events[len(self.events) - self.new_count:]
 
 
-# ---------------------------------------------------------------- reading events
+# ---------------------------------------------------------------- derivations
 
-def user_turns(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    return [e for e in events if e.get("event") == "user"]
-
-
-def agent_turns(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    return [e for e in events
-            if e.get("event") == "bot" and (e.get("metadata") or {}).get("author") == "agent"]
+def user_turns(events: Iterable[Dict[str, Any]]) -> List[Turn]:
+    return stored.turns(events, speakers=("customer",))
 
 
-def assist_payloads(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """The answers of action_assist, oldest first."""
-    return [payload for payload in map(assist_of, events) if payload is not None]
+def agent_turns(events: Iterable[Dict[str, Any]]) -> List[Turn]:
+    return stored.turns(events, speakers=("agent",))
 
 
-def case_channel(users: List[Dict[str, Any]], settings: CaseSettings) -> str:
-    """hotline, chat or counter, from the input channel of the latest customer turn."""
+def case_channel(users: List[Turn], settings: CaseSettings) -> str:
+    """hotline, chat or counter, from the input channel of the latest customer turn (cases.yml)."""
     if not users:
         return settings.default_channel
     latest = users[-1]
-    channel = settings.input_channels.get(latest.get("input_channel") or "", settings.default_channel)
+    channel = settings.input_channels.get(latest.input_channel or "", settings.default_channel)
     if channel == "from_metadata":
-        named = (latest.get("metadata") or {}).get("channel")
+        named = latest.metadata.get("channel")
         channel = named if named in CHANNELS else settings.default_channel
     return channel
+
+
+def taboo_hits(agents: Iterable[Turn]) -> int:
+    """Taboo phrases found in the agents' turns, each phrase of each turn counted once."""
+    return sum(len(agent.taboo) for agent in agents)
 
 
 def _approval_for_choice(payload: Optional[Dict[str, Any]]) -> Optional[str]:
@@ -151,8 +158,8 @@ def _new_status(case: Case, conversation: Conversation, settings: CaseSettings) 
         return status
     if status == "open" and agent_turns(conversation.events):
         status = "in_progress"
-    before = assist_payloads(conversation.old_events)
-    now = assist_payloads(conversation.new_events)
+    before = stored.assist_payloads(conversation.old_events)
+    now = stored.assist_payloads(conversation.new_events)
     if now:
         choice = _approval_for_choice(now[-1])
         if choice and choice != _approval_for_choice(before[-1] if before else None):
@@ -163,10 +170,10 @@ def _new_status(case: Case, conversation: Conversation, settings: CaseSettings) 
 def _asks_for_person(conversation: Conversation, channel: str, settings: CaseSettings) -> bool:
     """The customer asked for a person, or a chat turned high risk, in this save."""
     for user in user_turns(conversation.new_events):
-        if parse_turn(user.get("parse_data") or {}).intent in settings.handoff_intents:
+        if parse_turn(user.parse).intent in settings.handoff_intents:
             return True
     if any(alert.get("kind") == "handoff"
-           for payload in assist_payloads(conversation.new_events) for alert in payload.get("alerts") or []):
+           for payload in stored.assist_payloads(conversation.new_events) for alert in payload.get("alerts") or []):
         return True
     turned_high = any(e.get("event") == "slot" and e.get("name") == "risk" and e.get("value") == "high"
                       for e in conversation.new_events)
@@ -186,18 +193,30 @@ def update_case(session: Session, conversation: Conversation, now: Optional[dt.d
     """
     settings = settings or default_settings()
     now = now or utcnow()
-    users, agents = user_turns(conversation.events), agent_turns(conversation.events)
-    if not users and not agents:
+    spoken = stored.turns(conversation.events)
+    if not spoken:
         return None
     case = session.get(Case, conversation.case_id)
     if case is None:
-        first = next((t for t in map(_timestamp, conversation.events) if t), None)
-        case = Case(case_id=conversation.case_id, status="open", handoff=False, demand=[], escalation=[],
-                    turns=0, taboo_hits=0, created_at=min(first or now, now))
+        case = new_case(conversation.case_id, conversation.events, now)
         session.add(case)
+    apply_conversation(case, conversation, spoken, now, settings)
+    return case
 
+
+def new_case(case_id: str, events: List[Dict[str, Any]], now: dt.datetime) -> Case:
+    first = next((t for t in map(_timestamp, events) if t), None)
+    return Case(case_id=case_id, status="open", handoff=False, demand=[], escalation=[],
+                turns=0, taboo_hits=0, created_at=min(first or now, now))
+
+
+def apply_conversation(case: Case, conversation: Conversation, spoken: List[Turn], now: dt.datetime,
+                       settings: CaseSettings) -> None:
+    """Every derived field of the case row, from the conversation's turns, assist answers and slots."""
+    users = [t for t in spoken if t.speaker == "customer"]
+    agents = [t for t in spoken if t.speaker == "agent"]
     slots = conversation.slots
-    payloads = assist_payloads(conversation.events)
+    payloads = stored.assist_payloads(conversation.events)
     approval = (payloads[-1].get("analysis") or {}).get("approval") if payloads else None
     history = _as_list(slots.get("emotion_history"))
 
@@ -217,7 +236,9 @@ def update_case(session: Session, conversation: Conversation, now: Optional[dt.d
     case.risk = slots.get("risk")
     case.stage = slots.get("stage")
     case.turns = len(users)
-    case.taboo_hits = sum(1 for agent in agents if (agent.get("metadata") or {}).get("taboo"))
+    case.taboo_hits = taboo_hits(agents)
+    if not case.first_handler:
+        case.first_handler = next((a.agent for a in agents if a.agent), None)
     case.status = _new_status(case, conversation, settings)
     if _asks_for_person(conversation, case.channel, settings):
         case.handoff = True
@@ -225,4 +246,95 @@ def update_case(session: Session, conversation: Conversation, now: Optional[dt.d
     if case.reply_deadline is None or deadline < case.reply_deadline:
         case.reply_deadline = deadline
     case.updated_at = now
+
+
+def derived_case(case_id: str, events: List[Dict[str, Any]], slots: Optional[Dict[str, Any]] = None,
+                 settings: Optional[CaseSettings] = None) -> Case:
+    """The case row the tracker store would have written for these events, not stored anywhere.
+
+    For a case whose row cannot be read (a tracker store without the case table)."""
+    settings = settings or default_settings()
+    last = max((t for t in map(_timestamp, events) if t), default=None)
+    now = last or utcnow()
+    case = new_case(case_id, events, now)
+    conversation = Conversation(case_id, list(events), len(events), slots if slots is not None else stored.slots(events))
+    apply_conversation(case, conversation, stored.turns(events), now, settings)
     return case
+
+
+# ---------------------------------------------------------------- a person's edits
+
+MAX_FIELD = {"demand_note": 2000, "narrative": 5000, "first_handler": 64}
+
+
+def _clean_text(value: Any, name: str) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} 必须是文字")
+    value = "".join(ch for ch in value if ch.isprintable() or ch in "\n\t").strip()
+    if len(value) > MAX_FIELD[name]:
+        raise ValueError(f"{name} 太长（最多 {MAX_FIELD[name]} 字）")
+    return value or None
+
+
+def _clean_amount(value: Any) -> Optional[float]:
+    if value in (None, ""):
+        return None
+    try:
+        amount = float(str(value).replace(",", "").replace("，", ""))
+    except ValueError:
+        raise ValueError("金额必须是数字") from None
+    if not 0 <= amount <= 1e12:
+        raise ValueError("金额超出范围")
+    return amount
+
+
+def record_changes(body: Dict[str, Any],
+                   approval: Callable[[Optional[float]], Optional[Dict[str, Any]]]) -> Dict[str, Any]:
+    """The validated fields of a person's record edit; raises ValueError with a Chinese message.
+
+    `approval` gives the approval tier of an amount (the knowledge base's approval.yml)."""
+    changes: Dict[str, Any] = {}
+    if "cause" in body:
+        cause = body.get("cause") or None
+        if cause is not None and cause not in CAUSES:
+            raise ValueError("未知的投诉原因")
+        changes["cause"] = cause
+    for name in ("demand_note", "narrative", "first_handler"):
+        if name in body:
+            changes[name] = _clean_text(body.get(name), name)
+    if "amount" in body:
+        changes["amount"] = _clean_amount(body.get("amount"))
+        tier = approval(changes["amount"])
+        changes["approval_tier"] = tier["tier"] if tier else None
+        changes["approval_role"] = tier["role"] if tier else None
+    if "status" in body:
+        if body.get("status") not in CASE_STATUSES:
+            raise ValueError("未知的案件状态")
+        changes["status"] = body["status"]
+    return changes
+
+
+def save_person_edit(session_scope: Callable[[], Any], case_id: str, changes: Dict[str, Any],
+                     settings: Optional[CaseSettings] = None) -> Case:
+    """Apply a person's edit; the case row is created if the tracker store has not made it yet.
+
+    `session_scope` opens a session (a context manager); a row created by the
+    tracker store at the same moment makes the edit apply again to that row."""
+    settings = settings or default_settings()
+    for _attempt in range(2):
+        with session_scope() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                case = Case(case_id=case_id, channel=settings.default_channel, status="open", demand=[],
+                            escalation=[])
+                session.add(case)
+            for key, value in changes.items():
+                setattr(case, key, value)
+            try:
+                session.commit()
+                return case
+            except IntegrityError:
+                session.rollback()
+    raise RuntimeError("could not save the case record")

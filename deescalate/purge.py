@@ -15,19 +15,16 @@ import sys
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-from sqlalchemy import Column, Float, MetaData, String, Table, delete, func, inspect, select
+from sqlalchemy import Column, Table, delete, func, inspect, select
 from sqlalchemy.engine import Connection
 
 from deescalate.db.migrate import upgrade
 from deescalate.db.models import Case, Correction, utcnow
 from deescalate.db.session import database_url, get_engine
+from deescalate.events import EVENTS
 from deescalate.privacy import PrivacySettings
 
 BATCH = 500
-
-_events = Table("events", MetaData(),
-                Column("sender_id", String(255)), Column("timestamp", Float))
-
 
 @dataclass
 class PurgeCounts:
@@ -61,10 +58,10 @@ def _stale_conversations(connection: Connection, cutoff: dt.datetime) -> List[st
     """Senders with events but no case, whose latest event is older than the cutoff."""
     epoch = cutoff.replace(tzinfo=dt.timezone.utc).timestamp()
     cases = Case.__table__
-    query = (select(_events.c.sender_id)
-             .where(_events.c.sender_id.notin_(select(cases.c.case_id)))
-             .group_by(_events.c.sender_id)
-             .having(func.max(_events.c.timestamp) < epoch))
+    query = (select(EVENTS.c.sender_id)
+             .where(EVENTS.c.sender_id.notin_(select(cases.c.case_id)))
+             .group_by(EVENTS.c.sender_id)
+             .having(func.max(EVENTS.c.timestamp) < epoch))
     return [row[0] for row in connection.execute(query)]
 
 
@@ -72,14 +69,14 @@ def purge(connection: Connection, cutoff: dt.datetime, dry_run: bool = False) ->
     """Delete (or with dry_run only count) what is older than `cutoff`; the caller commits."""
     cases, corrections = Case.__table__, Correction.__table__
     old = [row[0] for row in connection.execute(select(cases.c.case_id).where(cases.c.updated_at < cutoff))]
-    has_events = inspect(connection).has_table("events")
+    hasEVENTS = inspect(connection).has_table("events")
     counts = PurgeCounts()
     counts.corrections = _count_or_delete(connection, corrections, corrections.c.case_id, old, dry_run)
-    if has_events:
-        counts.events = _count_or_delete(connection, _events, _events.c.sender_id, old, dry_run)
+    if hasEVENTS:
+        counts.events = _count_or_delete(connection, EVENTS, EVENTS.c.sender_id, old, dry_run)
         stale = _stale_conversations(connection, cutoff)
         counts.conversations_without_case = len(stale)
-        counts.events += _count_or_delete(connection, _events, _events.c.sender_id, stale, dry_run)
+        counts.events += _count_or_delete(connection, EVENTS, EVENTS.c.sender_id, stale, dry_run)
     counts.cases = _count_or_delete(connection, cases, cases.c.case_id, old, dry_run)
     return counts
 

@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from deescalate.cases import CaseSettings, Conversation, default_settings, update_case
 from deescalate.db.migrate import upgrade
+from deescalate.db.models import Case
 from deescalate.privacy import Masker, default_masker, install_log_masking
 
 logger = logging.getLogger(__name__)
@@ -189,6 +190,18 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             except SQLAlchemyError as error:
                 session.rollback()
                 logger.error("Case record %s not updated: %s", tracker.sender_id, type(error).__name__)
+
+    def case_row(self, case_id: Text) -> Optional[Case]:
+        """The stored case row, detached from its session; None when there is none or it cannot be read."""
+        with self.session_scope() as session:
+            try:
+                case = session.get(Case, case_id)
+            except SQLAlchemyError as error:
+                logger.error("Case record %s not read: %s", case_id, type(error).__name__)
+                return None
+            if case is not None:
+                session.expunge(case)
+            return case
 
     async def _stream_new_events(self, event_broker: EventBroker, new_events: List[Event],
                                  sender_id: Text) -> None:

@@ -20,7 +20,8 @@ from sqlalchemy import inspect
 
 from deescalate import purge as purge_module
 from deescalate.tools.build import ROOT
-from deescalate.cases import overdue_cases
+from deescalate.cases import overdue_cases, save_person_edit
+from deescalate.channels.assist import case_record
 from deescalate.db.migrate import upgrade
 from deescalate.db.models import Case
 from deescalate.db.session import get_engine, session_factory
@@ -55,9 +56,17 @@ def customer_turn(text: str, intent: str = "provide_info", emotion: str = "calm"
                        input_channel="assist")
 
 
-def assist_reply(text: str) -> BotUttered:
-    return BotUttered(text="", data={"custom": {"analysis": {"intent": {"name": "mis_selling"}},
-                                                "suggestions": [{"kind": "restate", "text": text}]}})
+def assist_reply(text: str, **analysis: Any) -> BotUttered:
+    """The bot event action_assist leaves: its answer under custom.assist, no text."""
+    return BotUttered(text="", data={"custom": {"assist": {
+        "analysis": {"intent": {"name": "mis_selling"}, **analysis},
+        "suggestions": [{"id": "s1", "kind": "restate", "text": text}], "alerts": []}}})
+
+
+def agent_reply(text: str, agent: str, taboo: List[str]) -> BotUttered:
+    """An agent's reply as the assist API records it."""
+    return BotUttered(text=text, metadata={"author": "agent", "agent_name": agent, "suggestion_id": "s1",
+                                           "taboo": taboo})
 
 
 def save_turns(store: MaskingSQLTrackerStore, case_id: str, events: List[Any]) -> None:
@@ -148,6 +157,56 @@ def test_an_empty_conversation_makes_no_case(store, db_url):
     save_turns(store, "case-empty", [ActionExecuted("action_session_start")])
     with session_factory(db_url)() as session:
         assert session.get(Case, "case-empty") is None
+
+
+# ---------------------------------------------------------------- GET /case and the case table
+
+def served_record(store: MaskingSQLTrackerStore, case_id: str, kb) -> Dict[str, Any]:
+    """The record GET /webhooks/assist/case/<id> answers for this store."""
+    tracker = asyncio.run(store.retrieve(case_id))
+    return case_record(store, tracker, kb)
+
+
+def assert_agree(record: Dict[str, Any], case: Case) -> None:
+    assert (record["channel"], record["status"], record["taboo_hits"]) == (case.channel, case.status, case.taboo_hits)
+
+
+def test_get_case_and_the_case_table_agree(store, db_url, kb):
+    chat = UserUttered("你们这个扣费到底怎么回事", parse_data={"intent": {"name": "fees_and_charges"}, "entities": [],
+                                                         "emotion": {"name": "angry"}}, input_channel="socketio")
+    save_turns(store, "case-agree", [chat, SlotSet("stage", "close"), assist_reply("您是说扣费有疑问", stage="close"),
+                                     agent_reply("马上给您查", "li.na", ["t_wait", "t_rule"]),
+                                     agent_reply("再稍等一下", "li.na", ["t_wait"])])
+    counter = UserUttered("柜台这边办不了", parse_data={"intent": {"name": "provide_info"}, "entities": []},
+                          input_channel="assist", metadata={"channel": "counter"})
+    save_turns(store, "case-counter", [counter, agent_reply("我来处理", "wang.qiang", [])])
+    with session_factory(db_url)() as session:
+        chat_case, counter_case = session.get(Case, "case-agree"), session.get(Case, "case-counter")
+        session.expunge_all()
+    # channel by the cases.yml map, status untouched by a close stage, every taboo phrase counted
+    assert (chat_case.channel, chat_case.status, chat_case.taboo_hits) == ("chat", "in_progress", 3)
+    assert (counter_case.channel, counter_case.taboo_hits, counter_case.first_handler) == ("counter", 0, "wang.qiang")
+    assert_agree(served_record(store, "case-agree", kb), chat_case)
+    assert_agree(served_record(store, "case-counter", kb), counter_case)
+
+    save_person_edit(session_factory(db_url), "case-agree", {"status": "resolved"})
+    with session_factory(db_url)() as session:
+        resolved = session.get(Case, "case-agree")
+        session.expunge_all()
+    assert resolved.status == "resolved"
+    assert_agree(served_record(store, "case-agree", kb), resolved)
+
+
+def test_a_store_without_the_case_table_derives_the_same_record(store, db_url, kb):
+    save_turns(store, "case-derived", [
+        UserUttered("ATM吞卡了", parse_data={"intent": {"name": "atm_malfunction"}, "entities": []},
+                    input_channel="socketio"),
+        assist_reply("卡被吞了对吗"), agent_reply("我帮您联系网点", "li.na", ["t_wait"])])
+    with session_factory(db_url)() as session:
+        case = session.get(Case, "case-derived")
+        session.expunge_all()
+    tracker = asyncio.run(store.retrieve("case-derived"))
+    assert_agree(case_record(object(), tracker, kb), case)
 
 
 # ---------------------------------------------------------------- retention

@@ -1,16 +1,26 @@
 """The case record: what happened in a case, as data and as readable Chinese.
 
-Built from the case's Rasa events (as stored in the tracker store), so the
-assist API, the agent console and trainer review all show the same record.
+The record is the case row (deescalate/cases.py owns every rule that derives
+it) with the case's turns (deescalate/events.py reads them) and one narrative,
+so the assist API, the agent console and trainer review show the same case.
 """
 import datetime as dt
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Protocol
 
-from deescalate.assist.analysis import assist_of, emotion_peak, emotion_trend
+from deescalate import events as stored
+from deescalate.assist.analysis import emotion_trend
 from deescalate.assist.render import format_amount
-from deescalate.kb.loader import KnowledgeBase
+from deescalate.cases import derived_case
+from deescalate.db.models import Case
+from deescalate.events import Turn
 
 _QUOTE_CHARS = 40
+
+
+class LabelSource(Protocol):
+    """Chinese names of contract values: the knowledge base, or the console's labels when it does not load."""
+
+    def label(self, group: str, name: Optional[str]) -> str: ...
 
 
 def _time(timestamp: Optional[float]) -> Optional[str]:
@@ -19,71 +29,47 @@ def _time(timestamp: Optional[float]) -> Optional[str]:
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _turns(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    turns = []
-    for event in events:
-        if event.get("event") == "user":
-            parse = event.get("parse_data") or {}
-            turns.append({"speaker": "customer", "time": _time(event.get("timestamp")), "text": event.get("text") or "",
-                          "intent": (parse.get("intent") or {}).get("name"),
-                          "emotion": (parse.get("emotion") or {}).get("name")})
-        elif event.get("event") == "bot" and (event.get("metadata") or {}).get("author") == "agent":
-            metadata = event["metadata"]
-            turns.append({"speaker": "agent", "time": _time(event.get("timestamp")), "text": event.get("text") or "",
-                          "agent": metadata.get("agent_name"), "suggestion_id": metadata.get("suggestion_id"),
-                          "taboo": metadata.get("taboo") or []})
-    return turns
+def turn_view(turn: Turn) -> Dict[str, Any]:
+    """A customer or agent turn as the record shows it."""
+    if turn.speaker == "customer":
+        return {"speaker": "customer", "time": _time(turn.timestamp), "text": turn.text,
+                "intent": turn.intent, "emotion": turn.emotion}
+    return {"speaker": "agent", "time": _time(turn.timestamp), "text": turn.text, "agent": turn.agent,
+            "suggestion_id": turn.suggestion_id, "taboo": turn.taboo}
 
 
-def _status(turns: List[Dict[str, Any]], analysis: Dict[str, Any], alerts: List[Dict[str, Any]]) -> str:
-    if analysis.get("stage") == "close":
-        return "resolved"
-    if any(alert.get("kind") == "approval" for alert in alerts) and analysis.get("chosen_option"):
-        return "awaiting_approval"
-    if any(turn["speaker"] == "agent" for turn in turns):
-        return "in_progress"
-    return "open"
-
-
-def build_case_record(case_id: str, events: List[Dict[str, Any]], kb: KnowledgeBase) -> Dict[str, Any]:
-    """The record of a case from its events."""
-    slots: Dict[str, Any] = {}
-    analysis: Dict[str, Any] = {}
-    alerts: List[Dict[str, Any]] = []
-    channel = None
-    for event in events:
-        if event.get("event") == "slot":
-            slots[event.get("name")] = event.get("value")
-        elif event.get("event") == "user":
-            channel = channel or event.get("input_channel")
-        payload = assist_of(event)
-        if payload:
-            analysis, alerts = payload.get("analysis") or {}, payload.get("alerts") or []
-    turns = _turns(events)
+def build_case_record(case_id: str, events: List[Dict[str, Any]], kb: LabelSource,
+                      case: Optional[Case] = None, slots: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The record of a case: its row (derived from the events by the case rules when there is none
+    to read), its turns and its narrative."""
+    if case is None:
+        case = derived_case(case_id, events, slots)
+    payloads = stored.assist_payloads(events)
+    analysis = (payloads[-1].get("analysis") or {}) if payloads else {}
+    turns = [turn_view(t) for t in stored.turns(events)]
     history = [t["emotion"] for t in turns if t["speaker"] == "customer" and t["emotion"]]
-    agents = [t.get("agent") for t in turns if t["speaker"] == "agent" and t.get("agent")]
     record = {
         "case_id": case_id,
-        "channel": "chat" if channel == "socketio" else "hotline",
+        "channel": case.channel,
         "created_at": turns[0]["time"] if turns else None,
         "updated_at": turns[-1]["time"] if turns else None,
-        "cause": slots.get("cause"),
-        "domain": slots.get("domain"),
-        "demand": slots.get("demand") or [],
-        "amount": slots.get("amount"),
+        "cause": case.cause,
+        "domain": case.domain,
+        "demand": list(case.demand or []),
+        "amount": case.amount,
         "approval": analysis.get("approval"),
-        "first_handler": agents[0] if agents else None,
-        "emotion_peak": emotion_peak(history),
-        "emotion_last": history[-1] if history else None,
+        "first_handler": case.first_handler,
+        "emotion_peak": case.emotion_peak,
+        "emotion_last": case.emotion_last,
         "emotion_trend": emotion_trend(history),
-        "escalation": slots.get("escalation") or [],
-        "risk": analysis.get("risk"),
-        "stage": slots.get("stage"),
-        "status": _status(turns, analysis, alerts),
-        "taboo_hits": sum(len(t.get("taboo") or []) for t in turns if t["speaker"] == "agent"),
+        "escalation": list(case.escalation or []),
+        "risk": case.risk,
+        "stage": case.stage,
+        "status": case.status,
+        "taboo_hits": case.taboo_hits or 0,
         "turns": turns,
     }
-    record["narrative"] = narrative(record, kb)
+    record["narrative"] = case.narrative or narrative(record, kb)
     return record
 
 
@@ -91,7 +77,7 @@ def _quote(text: str) -> str:
     return text if len(text) <= _QUOTE_CHARS else text[:_QUOTE_CHARS] + "…"
 
 
-def narrative(record: Dict[str, Any], kb: KnowledgeBase) -> str:
+def narrative(record: Dict[str, Any], kb: LabelSource) -> str:
     """A few sentences of what happened, built from the turns and the analysis."""
     customer = [t for t in record["turns"] if t["speaker"] == "customer"]
     agent = [t for t in record["turns"] if t["speaker"] == "agent"]
@@ -118,7 +104,7 @@ def narrative(record: Dict[str, Any], kb: KnowledgeBase) -> str:
     return "".join(parts)
 
 
-def render_record_zh(record: Dict[str, Any], kb: KnowledgeBase) -> str:
+def render_record_zh(record: Dict[str, Any], kb: LabelSource) -> str:
     """The record as readable Chinese text, one field per line."""
     approval = record.get("approval") or {}
     lines = [

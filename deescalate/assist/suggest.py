@@ -7,7 +7,7 @@ suggested in this case is not suggested again while another is left.
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Set
 
-from deescalate.assist.render import TemplateValues, render
+from deescalate.assist.render import ORDINALS, TemplateValues, render
 from deescalate.kb.loader import KnowledgeBase, line_id
 
 # Which suggestion kind a stage's own lines are shown as.
@@ -16,7 +16,6 @@ STAGE_LINE_KIND = {
     "offer_choices": "choices", "agree": "commitment", "follow_up": "commitment",
     "close": "closing",
 }
-_ORDINALS = "一二三四"
 
 
 @dataclass
@@ -100,7 +99,7 @@ class SuggestionBuilder:
             for c in entry["choices"]
         ]
         text = "您看这几种办法哪一种更合适：" + "；".join(
-            f"第{_ORDINALS[i]}，{o['text'].rstrip('。')}" for i, o in enumerate(options)) + "。"
+            f"第{ORDINALS[i]}，{o['text'].rstrip('。')}" for i, o in enumerate(options)) + "。"
         source = self._cause_source()
         suggestion_id = line_id(source, "choices:" + ",".join(o["id"] for o in options))
         if suggestion_id in {s["id"] for s in self.picked}:

@@ -7,10 +7,10 @@ offers the choices as buttons, and tells the customer when a person takes over.
 from typing import Any, Dict, List
 
 from deescalate.assist.engine import AssistResult
+from deescalate.assist.render import ORDINALS
 from deescalate.kb.loader import KnowledgeBase
 
 SPOKEN_KINDS = ("escalation", "empathy", "explanation", "question", "commitment", "closing")
-_ORDINALS = "一二三四"
 
 
 def _line(lines: List[str], turn_number: int) -> str:
@@ -39,7 +39,7 @@ def customer_messages(result: AssistResult, kb: KnowledgeBase, handoff: bool) ->
         messages.append({"text": _line(kb.voice["not_sure"], turn_number)})
     choices = next((s for s in result.suggestions if s["kind"] == "choices"), None)
     if choices:
-        buttons = [{"title": option["text"], "payload": f"我选第{_ORDINALS[i]}种：{option['text']}"}
+        buttons = [{"title": option["text"], "payload": f"我选第{ORDINALS[i]}种：{option['text']}"}
                    for i, option in enumerate(choices["options"])]
         messages.append({"text": _line(kb.voice["choose_prompt"], turn_number), "buttons": buttons})
     return messages

@@ -16,13 +16,12 @@ import gc
 import hmac
 import logging
 import os
-import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
-from pathlib import Path
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -30,14 +29,13 @@ from sanic.response import HTTPResponse
 from deescalate.assist.analysis import assist_in, emotion_peak, emotion_trend, parse_turn
 from deescalate.assist.record import build_case_record, render_record_zh
 from deescalate.assist.taboo import TabooChecker
-from deescalate.cases import assist_payloads
-from deescalate.kb import KnowledgeBase, load_kb
+from deescalate.db.models import Case
+from deescalate.events import assist_payloads
+from deescalate.kb import KB_DIR, KnowledgeBase, load_kb
+from deescalate.validation import MAX_MESSAGE_CHARS, json_object, printable, valid_case_id
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 2000
-KB_DIR = Path(os.environ.get("KB_DIR", Path(__file__).resolve().parents[2] / "scripts_kb"))
-SENDER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
 
 class RequestError(Exception):
@@ -61,6 +59,16 @@ def answers_errors_as_json(handler: Callable[..., Awaitable[HTTPResponse]]) -> C
     return wrapper
 
 
+def case_record(store: Any, tracker: DialogueStateTracker, kb: KnowledgeBase) -> Dict[str, Any]:
+    """What GET /case answers: the case row kept by the tracker store (derived from the events by the
+    same rules when the store keeps none), the case's turns and its narrative."""
+    store = getattr(store, "_tracker_store", store)     # Rasa wraps the store in a fail-safe one
+    reader = getattr(store, "case_row", None)
+    case: Optional[Case] = reader(tracker.sender_id) if callable(reader) else None
+    events = [event.as_dict() for event in tracker.events]
+    return build_case_record(tracker.sender_id, events, kb, case=case, slots=tracker.current_slot_values())
+
+
 def check_token(request: Request, expected: Optional[str]) -> None:
     """Bearer-token check; with no token configured the API refuses everyone."""
     header = request.headers.get("Authorization", "")
@@ -71,17 +79,14 @@ def check_token(request: Request, expected: Optional[str]) -> None:
 
 def json_body(request: Request) -> Dict[str, Any]:
     try:
-        body = request.json
-    except Exception:  # Sanic raises its own InvalidUsage for bad JSON
-        body = None
-    if not isinstance(body, dict):
-        raise RequestError(400, "invalid_json", "the body must be a JSON object")
-    return body
+        return json_object(request)
+    except ValueError as error:
+        raise RequestError(400, "invalid_json", str(error)) from None
 
 
 def valid_sender(body: Dict[str, Any]) -> str:
     sender = body.get("sender")
-    if not isinstance(sender, str) or not SENDER_PATTERN.match(sender):
+    if not valid_case_id(sender):
         raise RequestError(400, "invalid_sender",
                            "`sender` must be a case id of 1-128 letters, digits or _.:@-")
     return sender
@@ -91,7 +96,7 @@ def valid_text(body: Dict[str, Any], key: str) -> str:
     text = body.get(key)
     if not isinstance(text, str):
         raise RequestError(400, f"invalid_{key}", f"`{key}` must be a string")
-    text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
+    text = printable(text)
     if not text:
         raise RequestError(400, f"empty_{key}", f"`{key}` is empty")
     if len(text) > MAX_MESSAGE_CHARS:
@@ -129,7 +134,7 @@ def valid_message_id(body: Dict[str, Any]) -> Optional[str]:
     message_id = body.get("message_id")
     if message_id is None:
         return None
-    if not isinstance(message_id, str) or not SENDER_PATTERN.match(message_id):
+    if not valid_case_id(message_id):
         raise RequestError(400, "invalid_message_id", "`message_id` must be 1-128 of letters, digits, _.:@-")
     return message_id
 
@@ -185,13 +190,13 @@ class AssistInput(InputChannel):
 
     async def _case_record(self, request: Request, case_id: str) -> HTTPResponse:
         check_token(request, self.token)
-        if not SENDER_PATTERN.match(case_id):
+        if not valid_case_id(case_id):
             raise RequestError(400, "invalid_sender", "not a valid case id")
-        tracker = await request.app.ctx.agent.tracker_store.retrieve(case_id)
+        store = request.app.ctx.agent.tracker_store
+        tracker = await store.retrieve(case_id)
         if tracker is None:
             raise RequestError(404, "unknown_case", "no case with this id")
-        events = [event.as_dict() for event in tracker.events]
-        record = build_case_record(case_id, events, self.kb)
+        record = case_record(store, tracker, self.kb)
         if request.args.get("format") == "text":
             return response.text(render_record_zh(record, self.kb))
         return response.json(record, ensure_ascii=False)

@@ -8,6 +8,7 @@ KBError naming the file and the key at fault, so a trainer can fix the edit.
 """
 import fnmatch
 import hashlib
+import os
 import re
 import string
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ import yaml
 
 from deescalate.contract import CAUSE_DOMAINS
 
+# The knowledge base every server loads: the KB_DIR environment variable, else scripts_kb/ of the project.
+KB_DIR = Path(os.environ.get("KB_DIR") or Path(__file__).resolve().parents[2] / "scripts_kb")
 SCHEMA_FILE = "schema.yml"
 SPECIAL_APPROVERS = ("by_amount", "none")
 _WRAPPED_KINDS = ("stages", "taboo", "domains")

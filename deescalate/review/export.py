@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from deescalate.contract import ENTITIES, INTENTS
 from deescalate.db.models import Correction, utcnow
-from deescalate.review.queries import events_by_id
+from deescalate.events import events_by_id
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = ROOT / "data" / "nlu"

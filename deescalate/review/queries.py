@@ -8,30 +8,18 @@ import datetime as dt
 import json
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, and_, cast, not_, or_, select
+from sqlalchemy import Text, and_, cast, not_, or_, select
 from sqlalchemy.orm import Query, Session
 
 from deescalate.contract import CAUSES, DOMAINS, EMOTIONS, ESCALATIONS, INTENTS
 from deescalate.db.models import CASE_STATUSES, Case, Correction, utcnow
+from deescalate.events import EVENTS, StoredEvent, customer_event, read_events
 
 PER_PAGE = 25
 LIKE_ESCAPE = "!"
 
-# Rasa's tracker-store table, described here only to read it.
-EVENTS = Table(
-    "events", MetaData(),
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255)),
-    Column("type_name", String(255)),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
-
-Event = Tuple[int, str, float, Dict[str, Any]]
 
 
 def day_start_utc(day: dt.date) -> dt.datetime:
@@ -168,29 +156,9 @@ def case_page(session: Session, filters: CaseFilters, per_page: int = PER_PAGE) 
     return CasePage(cases, total, page, pages)
 
 
-def _event(row: Any) -> Event:
-    try:
-        data = json.loads(row.data) if row.data else {}
-    except ValueError:
-        data = {}
-    return int(row.id), row.type_name, float(row.timestamp or 0.0), data if isinstance(data, dict) else {}
-
-
-def case_events(session: Session, case_id: str) -> List[Event]:
+def case_events(session: Session, case_id: str) -> List[StoredEvent]:
     """The case's user and bot events, oldest first."""
-    rows = session.execute(
-        select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
-        .where(EVENTS.c.sender_id == case_id, EVENTS.c.type_name.in_(["user", "bot"]))
-        .order_by(EVENTS.c.id)).fetchall()
-    return [_event(row) for row in rows]
-
-
-def events_by_id(session: Session, event_ids: Sequence[int]) -> Dict[int, Event]:
-    if not event_ids:
-        return {}
-    rows = session.execute(select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
-                           .where(EVENTS.c.id.in_(list(event_ids)))).fetchall()
-    return {int(row.id): _event(row) for row in rows}
+    return read_events(session, case_id)
 
 
 def corrections_of_case(session: Session, case_id: str) -> Dict[int, Correction]:
@@ -216,17 +184,14 @@ def save_correction(session: Session, case_id: str, event_id: int, intent: str, 
     not yet exported correction is updated in place, so re-correcting before
     the export does not write the turn twice.
     """
-    row = session.execute(select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
-                          .where(EVENTS.c.id == event_id, EVENTS.c.sender_id == case_id,
-                                 EVENTS.c.type_name == "user")).first()
-    if row is None:
+    event = customer_event(session, case_id, event_id)
+    if event is None:
         raise CorrectionError("这条记录不是本案件的客户发言。")
-    event = _event(row)
     if session.get(Case, case_id) is None:
         raise CorrectionError("案件不存在。")
     if intent not in INTENTS or emotion not in EMOTIONS:
         raise CorrectionError("请从列表中选择意图和情绪。")
-    parse = event[3].get("parse_data") or {}
+    parse = event.data.get("parse_data") or {}
     predicted_intent = (parse.get("intent") or {}).get("name")
     predicted_emotion = (parse.get("emotion") or {}).get("name")
     correction = (session.query(Correction)
@@ -235,7 +200,7 @@ def save_correction(session: Session, case_id: str, event_id: int, intent: str, 
     if correction is None:
         correction = Correction(case_id=case_id, event_id=event_id)
         session.add(correction)
-    correction.text = event[3].get("text") or ""
+    correction.text = event.data.get("text") or ""
     correction.predicted_intent = predicted_intent
     correction.predicted_emotion = predicted_emotion
     correction.intent = None if intent == predicted_intent else intent

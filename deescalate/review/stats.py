@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from deescalate.contract import EMOTIONS
 from deescalate.db.models import Case
-from deescalate.review.queries import EVENTS, day_start_utc, like_pattern, utc_to_local, LIKE_ESCAPE
+from deescalate.events import EVENTS
+from deescalate.review.queries import LIKE_ESCAPE, day_start_utc, like_pattern, utc_to_local
 
 MAX_DAYS = 92          # days drawn in the per-day chart
 UNSIGNED = ""          # agent turns recorded without an agent name

@@ -1,7 +1,7 @@
 """A case's transcript for review, built from its stored Rasa events.
 
-Input is the case's `user` and `bot` events in order, as
-(events.id, type_name, timestamp, data). A customer turn carries what the NLU
+Input is the case's `user` and `bot` events in order, as read by
+deescalate/events.py. A customer turn carries what the NLU
 predicted; the assist answer stored right after it gives the suggestions
 shown at that turn; the agent's turns (bot events with metadata author=agent)
 name the suggestion they came from and the taboo phrases found in them.
@@ -9,10 +9,9 @@ name the suggestion they came from and the taboo phrases found in them.
 import datetime as dt
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from deescalate.assist.analysis import assist_of
 from deescalate.assist.taboo import TabooChecker
+from deescalate.events import EventLike, timeline
 
-Event = Tuple[int, str, float, Dict[str, Any]]
 RANKING_SHOWN = 3
 
 
@@ -99,28 +98,25 @@ def _mark_used(turns: List[Dict[str, Any]], agent: Dict[str, Any]) -> None:
             return
 
 
-def build_transcript(events: Iterable[Event], checker: Optional[TabooChecker] = None) -> List[Dict[str, Any]]:
+def build_transcript(events: Iterable[EventLike], checker: Optional[TabooChecker] = None) -> List[Dict[str, Any]]:
     """Customer, agent and bot turns in order; customer turns carry their suggestions."""
     turns: List[Dict[str, Any]] = []
     last_customer: Optional[Dict[str, Any]] = None
-    for event_id, kind, timestamp, data in events:
-        if kind == "user":
-            last_customer = customer_turn(event_id, timestamp, data)
+    for turn in timeline(events):
+        if turn.speaker == "customer":
+            last_customer = customer_turn(turn.event_id, turn.timestamp or 0.0, turn.data)
             turns.append(last_customer)
             continue
-        if kind != "bot":
+        if turn.assist is not None and last_customer is not None:
+            last_customer["suggestions"] = turn.assist.get("suggestions") or []
+            last_customer["alerts"] = turn.assist.get("alerts") or []
+            last_customer["analysis"] = turn.assist.get("analysis") or {}
+        if not turn.text:
             continue
-        assist = assist_of(data)
-        if assist is not None and last_customer is not None:
-            last_customer["suggestions"] = assist.get("suggestions") or []
-            last_customer["alerts"] = assist.get("alerts") or []
-            last_customer["analysis"] = assist.get("analysis") or {}
-        if not data.get("text"):
-            continue
-        if (data.get("metadata") or {}).get("author") == "agent":
-            agent = agent_turn(event_id, timestamp, data, checker)
+        if turn.speaker == "agent":
+            agent = agent_turn(turn.event_id, turn.timestamp or 0.0, turn.data, checker)
             _mark_used(turns, agent)
             turns.append(agent)
         else:
-            turns.append(bot_turn(event_id, timestamp, data))
+            turns.append(bot_turn(turn.event_id, turn.timestamp or 0.0, turn.data))
     return turns

@@ -16,13 +16,14 @@ A duplicate of a turn the client sent more than once (a retry after a lost
 answer) is what at-least-once delivery allows and is reported as such; a
 duplicate of a turn sent once is a fault.
 """
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Set
 
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
+
+from deescalate.events import customer_texts
 
 MARKER = re.compile(r"^(?P<case>\S+) 第(?P<turn>\d+)轮")
 
@@ -76,13 +77,8 @@ class CheckReport:
 
 def stored_turns(connection, prefix: str) -> Dict[str, List[Optional[re.Match]]]:  # noqa: ANN001
     """Customer turns of the run's cases, per sender, in insertion order."""
-    rows = connection.execute(text(
-        "SELECT sender_id, data FROM events WHERE type_name = 'user' AND sender_id LIKE :prefix "
-        "ORDER BY sender_id, id"), {"prefix": prefix + "%"})
-    turns: Dict[str, List[Optional[re.Match]]] = {}
-    for sender, data in rows:
-        turns.setdefault(sender, []).append(MARKER.match(json.loads(data).get("text") or ""))
-    return turns
+    return {sender: [MARKER.match(text) for text in texts]
+            for sender, texts in customer_texts(connection, prefix).items()}
 
 
 def _check_case(report: CheckReport, client: ClientCase, markers: List[Optional[re.Match]]) -> int:

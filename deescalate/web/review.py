@@ -31,8 +31,10 @@ from deescalate.review.queries import (EARLIEST_DAY, LATEST_DAY, CaseFilters, Co
                                        utc_to_local)
 from deescalate.review.stats import dashboard
 from deescalate.review.transcript import build_transcript
+from deescalate.kb import KB_DIR
+from deescalate.kb.labels import labels
+from deescalate.validation import valid_case_id
 from deescalate.web.auth import CsrfError, add_security_headers, check_csrf, db_session, render, require_role
-from deescalate.web.console import KB_DIR, labels, valid_case_id
 
 logger = logging.getLogger(__name__)
 

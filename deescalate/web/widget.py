@@ -21,12 +21,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from deescalate.validation import MAX_MESSAGE_CHARS
 from deescalate.web.auth import templates
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SOCKETIO_CLIENT = STATIC_DIR / "vendor" / "socket.io-client" / "socket.io.min.js"
 WIDGET_SCRIPT = STATIC_DIR / "widget" / "widget.js"
-MAX_MESSAGE_CHARS = 2000   # the same limit as the assist API
 
 bp = Blueprint("widget")
 

@@ -44,7 +44,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 import aiohttp
 
 from deescalate.tools.build import ROOT
-from deescalate.tools.stack import Stack, free_port, wait_for
+from deescalate.tools.stack import Stack, free_port
 from deescalate.tools.bench.settings import (FLOOR_TEXT, LOOPBACK, RESULTS, UTTERANCE_DIR, BenchError, Deadline,
                                              evaluate_targets, load_settings, load_utterances, ratio, summarize,
                                              target_figures, window_means)
