@@ -5,7 +5,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import LinearSVC
 
 from deescalate.nlu.ngram_classifier import LinearModel, NgramModel, calibrated_probabilities
-from deescalate.tools.nlu_cv import Example, component_config, k_fold, leave_one_file_out, neighbours
+from deescalate.tools.nlu_cv import Example, component_config, k_fold, leave_one_writer_out, neighbours
 
 CONFIG = {"max_char_ngram": 2, "word_weight": 0.7, "C": 1.0, "calibration_folds": 3}
 
@@ -22,7 +22,7 @@ def examples(group_size: int = 3):
     out = []
     for label, texts in TEXTS.items():
         for i, text in enumerate(texts):
-            out.append(Example(text, list(text), label, f"file{i // group_size}"))
+            out.append(Example(text, list(text), label, f"writer{i // group_size}"))
     return out
 
 
@@ -106,5 +106,5 @@ def test_settings_search_starts_from_the_config_and_changes_one_setting_at_a_tim
 
 def test_cross_validation_scores_a_separable_task_highly():
     data = examples()
-    assert leave_one_file_out(CONFIG, data) > 0.8
+    assert leave_one_writer_out(CONFIG, data) > 0.8
     assert k_fold(CONFIG, data, folds=3) > 0.8

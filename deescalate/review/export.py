@@ -107,7 +107,7 @@ def nlu_yaml(examples: List[Example]) -> str:
 def existing_examples(folder: Path) -> Dict[str, str]:
     """Plain text -> intent of every example already in the folder's NLU files."""
     known: Dict[str, str] = {}
-    for path in sorted(folder.glob("*.yml")):
+    for path in sorted(folder.rglob("*.yml")):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):

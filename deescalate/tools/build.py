@@ -60,7 +60,7 @@ def build_spacy() -> Path:
     from deescalate.nlu.lexicon import annotated_phrases, load_lexicon
     from deescalate.nlu.spacy_pipeline import build_pipeline
 
-    training_files = sorted((ROOT / "data" / "nlu").glob("*.yml"))
+    training_files = sorted((ROOT / "data" / "nlu").rglob("*.yml"))
     lexicon = load_lexicon(LEXICON)
     lexicon.annotated_escalations = annotated_phrases(training_files, entity="escalation")
     nlp = build_pipeline(lexicon)

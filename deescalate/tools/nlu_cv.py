@@ -6,10 +6,11 @@ Starts from the settings in config.yml and tries each neighbour (one setting
 changed at a time: character n-gram length ±1, C halved and doubled, word
 weight ±0.3). Every setting is scored twice, by macro-F1:
 
-- leave one file out: each data file is held out in turn and the model is
-  trained on the others. Files were written at different times by different
-  writers, so this asks how well the model understands wordings it has not
-  seen, the question the held-out split asks;
+- leave one writer out: the examples of each writer (`metadata: writer:` of
+  their intent blocks) are held out in turn and the model is
+  trained on the others' examples. Writers word things their own way, so
+  this asks how well the model understands wordings it has not seen, the
+  question the held-out split asks;
 - stratified 5-fold cross-validation over all examples.
 
 The held-out split in tests/nlu_test is never read here: settings chosen on it
@@ -37,7 +38,7 @@ class Example:
     text: str
     tokens: List[str]
     label: str
-    group: str
+    group: str                   # the writer
 
 
 def component_config(label: str, config_file: Path = ROOT / "config.yml") -> Dict[str, Any]:
@@ -59,7 +60,9 @@ def neighbours(config: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 
 def load_examples(data: Path, label: str) -> List[Example]:
-    """Training examples, normalised and tokenised as the pipeline does, grouped by file."""
+    """Training examples, normalised and tokenised as the pipeline does, grouped by writer.
+
+    An intent block without a `writer:` counts as written by its file."""
     import spacy
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -72,14 +75,21 @@ def load_examples(data: Path, label: str) -> List[Example]:
     nlp = spacy.load(build_spacy())
     label_of: Callable[[Any], Optional[str]] = example_emotion if label == "emotion" else lambda m: m.get("intent")
     examples = []
-    for path in sorted(data.glob("*.yml")):
+    for path in sorted(data.rglob("*.yml")):
         for message in load_data(str(path)).intent_examples:
             if not message.get("text") or not label_of(message):
                 continue
             text = normalize_text(message.get("text"))
             tokens = token_features(token.text for token in nlp.make_doc(text))
-            examples.append(Example(text, tokens, label_of(message), path.name))
+            examples.append(Example(text, tokens, label_of(message), writer_of(message, path)))
     return examples
+
+
+def writer_of(message: Any, path: Path) -> str:
+    """The writer an example's intent block names (`metadata: writer:`), else its file."""
+    intent_metadata = (message.get("metadata") or {}).get("intent")
+    writer = intent_metadata.get("writer") if isinstance(intent_metadata, dict) else None
+    return str(writer) if writer else path.name
 
 
 def macro_f1(config: Dict[str, Any], train: List[Example], test: List[Example]) -> float:
@@ -92,7 +102,7 @@ def macro_f1(config: Dict[str, Any], train: List[Example], test: List[Example]) 
     return float(f1_score(gold, predicted, labels=sorted(set(gold)), average="macro"))
 
 
-def leave_one_file_out(config: Dict[str, Any], examples: List[Example]) -> float:
+def leave_one_writer_out(config: Dict[str, Any], examples: List[Example]) -> float:
     groups = sorted({e.group for e in examples})
     scores = [macro_f1(config, [e for e in examples if e.group != g], [e for e in examples if e.group == g])
               for g in groups]
@@ -117,10 +127,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     examples = load_examples(args.data, args.label)
     base = component_config(args.label)
-    print(f"{args.label}: {len(examples)} examples in {len({e.group for e in examples})} files")
-    print(f"{'setting':40s} {'leave-one-file-out':>20s} {'5-fold':>8s}")
+    print(f"{args.label}: {len(examples)} examples by {len({e.group for e in examples})} writers")
+    print(f"{'setting':40s} {'leave-one-writer-out':>20s} {'5-fold':>8s}")
     for config in neighbours(base):
-        print(f"{describe(config, base):40s} {leave_one_file_out(config, examples):20.4f} "
+        print(f"{describe(config, base):40s} {leave_one_writer_out(config, examples):20.4f} "
               f"{k_fold(config, examples):8.4f}", flush=True)
     return 0
 
