@@ -3,7 +3,8 @@
 Every file is validated against its kind's JSON schema in scripts_kb/schema.yml,
 then checked across files: every cause of the contract has a file with an entry
 for each of its domains, every template variable is known, every choice names
-a known approver, every taboo regex compiles. The first problem raises
+a known approver, every taboo regex compiles (the taboo families are checked
+against the knowledge base's own lines by `make kb-check`, deescalate/kb/check.py). The first problem raises
 KBError naming the file and the key at fault, so a trainer can fix the edit.
 """
 import fnmatch
@@ -115,7 +116,7 @@ def _strings(node: Any, path: str = "") -> Iterator[Tuple[str, str]]:
 def _check_template_variables(data: Any, allowed: List[str], display: str) -> None:
     formatter = string.Formatter()
     for key, text in _strings(data):
-        if key.endswith("patterns") or ".patterns[" in key or ".allow[" in key:
+        if key.endswith("patterns") or ".patterns[" in key or ".fair[" in key:
             continue
         try:
             names = [name for _, name, _, _ in formatter.parse(text) if name is not None]
@@ -144,7 +145,7 @@ def load_kb(root: Path) -> KnowledgeBase:
             display = f"{root.name}/{path.relative_to(root).as_posix()}"
             data = _read_yaml(path, display)
             _validate(data, spec["schema"], display)
-            _check_template_variables(data, allowed_vars, display)
+            _check_template_variables(data, allowed_vars + spec.get("extra_variables", []), display)
             _store(kb, kind, data, display)
     _check_cross_references(kb)
     return kb
@@ -182,7 +183,7 @@ def _check_cross_references(kb: KnowledgeBase) -> None:
                     raise KBError(kb.sources[cause], f"domains.{domain}.choices[{index}].approver",
                                   f"unknown approver '{choice['approver']}'; use a role from approval.yml, by_amount or none")
     for index, entry in enumerate(kb.taboo):
-        for key in ("patterns", "allow"):
+        for key in ("patterns", "fair"):
             for pattern_index, pattern in enumerate(entry.get(key, [])):
                 try:
                     re.compile(pattern)

@@ -1,4 +1,4 @@
-"""Text normalisation that keeps character offsets intact.
+"""The NLU pipeline's normalisation step (the functions live in deescalate/textnorm.py).
 
 Traditional characters become Simplified (OpenCC) and full-width ASCII becomes
 half-width. Both map one character to one character, so entity spans annotated
@@ -6,48 +6,15 @@ on the original training text stay valid after normalisation.
 """
 from typing import List
 
-from opencc import OpenCC
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from deescalate.nlu.base import StatelessComponent
+from deescalate.textnorm import normalize_text, to_halfwidth, to_simplified
 
-_T2S = OpenCC("t2s")
-_FULLWIDTH_OFFSET = 0xFEE0
-_IDEOGRAPHIC_SPACE = "\u3000"
-
-
-def to_halfwidth(text: str) -> str:
-    """Map full-width ASCII (！ＡＴＭ１２３) and the ideographic space to ASCII."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if char == _IDEOGRAPHIC_SPACE:
-            out.append(" ")
-        elif 0xFF01 <= code <= 0xFF5E:
-            out.append(chr(code - _FULLWIDTH_OFFSET))
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def to_simplified(text: str) -> str:
-    """Convert Traditional to Simplified Chinese without changing the length.
-
-    OpenCC converts whole phrases, which is more accurate; in the rare case a
-    phrase changes length, fall back to character-by-character conversion.
-    """
-    converted = _T2S.convert(text)
-    if len(converted) == len(text):
-        return converted
-    return "".join(_T2S.convert(char) if len(_T2S.convert(char)) == 1 else char for char in text)
-
-
-def normalize_text(text: str) -> str:
-    """The normalisation every utterance goes through before tokenising."""
-    return to_simplified(to_halfwidth(text))
+__all__ = ["ChineseNormalizer", "normalize_text", "to_halfwidth", "to_simplified"]
 
 
 @DefaultV1Recipe.register(

@@ -5,7 +5,7 @@
     python -m deescalate.tools.build hash     # print the model's input hash
 
 A trained model is named by a hash of everything that shapes it: config.yml,
-domain.yml, data/, and the code of our NLU components. Models are kept in
+domain.yml, data/nlu/ and data/rules.yml, and the code of our NLU components. Models are kept in
 MODEL_CACHE_DIR (default ~/.cache/deescalate/models), so a fresh clone on the
 same machine, and CI, reuse a model trained from identical inputs.
 """
@@ -20,8 +20,9 @@ from typing import Iterable, List
 ROOT = Path(__file__).resolve().parents[2]
 LEXICON = ROOT / "data" / "nlu" / "lexicon.yml"
 SPACY_DIR = ROOT / "build" / "spacy_zh"
-MODEL_INPUTS = ["config.yml", "domain.yml", "data", "deescalate/nlu"]
-TRAINING_DATA = ["data"]
+# data/drafts/ trains the taboo check (deescalate/assist/taboo_model.py), not the NLU model.
+MODEL_INPUTS = ["config.yml", "domain.yml", "data/nlu", "data/rules.yml", "deescalate/nlu"]
+TRAINING_DATA = ["data/nlu", "data/rules.yml"]
 
 
 def cache_dir() -> Path:

@@ -1,0 +1,43 @@
+"""Text normalisation that keeps character offsets intact, without the NLU stack.
+
+Traditional characters become Simplified (OpenCC) and full-width ASCII becomes
+half-width. Both map one character to one character, so a span found in the
+normalised text is the same span in the original text. The NLU pipeline
+(deescalate/nlu/normalizer.py) and the taboo check both use these functions.
+"""
+from opencc import OpenCC
+
+_T2S = OpenCC("t2s")
+_FULLWIDTH_OFFSET = 0xFEE0
+_IDEOGRAPHIC_SPACE = "\u3000"
+
+
+def to_halfwidth(text: str) -> str:
+    """Map full-width ASCII (！ＡＴＭ１２３) and the ideographic space to ASCII."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char == _IDEOGRAPHIC_SPACE:
+            out.append(" ")
+        elif 0xFF01 <= code <= 0xFF5E:
+            out.append(chr(code - _FULLWIDTH_OFFSET))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def to_simplified(text: str) -> str:
+    """Convert Traditional to Simplified Chinese without changing the length.
+
+    OpenCC converts whole phrases, which is more accurate; in the rare case a
+    phrase changes length, fall back to character-by-character conversion.
+    """
+    converted = _T2S.convert(text)
+    if len(converted) == len(text):
+        return converted
+    return "".join(_T2S.convert(char) if len(_T2S.convert(char)) == 1 else char for char in text)
+
+
+def normalize_text(text: str) -> str:
+    """The normalisation every utterance goes through before tokenising."""
+    return to_simplified(to_halfwidth(text))
