@@ -8,9 +8,9 @@ for one, so every span found is a span of the text the agent typed.
 
 Each flag marks the clause that triggered it (`start`, `end`, `matched`) and
 carries the family's reason and a repair: `rewrite` replaces only that clause,
-and `rewritten` is the whole draft with the repair in place. When the family
-still reads in the repaired draft, the next offending clause joins the span,
-so one repair stands for the whole offending part.
+and `rewritten` is the whole draft with the repair in place. Other clauses that
+break the same family on their own join the span, so one repair stands for the
+whole offending part and the rest of the draft is kept as the agent wrote it.
 """
 import re
 from pathlib import Path
@@ -74,6 +74,10 @@ class TabooChecker:
         self.model = model or trained_model([f.id for f in self.families], drafts)
         self.threshold = self.model.threshold
 
+    def labels(self) -> Dict[str, str]:
+        """Family id -> its Chinese label, for pages that show recorded hits."""
+        return {family.id: family.entry["label"] for family in self.families}
+
     def _score(self, texts: Sequence[str]) -> Any:
         return self.model.scores(texts)
 
@@ -119,21 +123,26 @@ class TabooChecker:
             return None
         return "model", score, None
 
-    def _offending_clause(self, norm: str, column: int, taken: List[Tuple[int, int]],
-                          within: Optional[Tuple[int, int]] = None) -> Optional[Tuple[int, int]]:
-        """The clause that reads most like the family, outside the clauses already taken."""
-        clauses = [c for c in _spans(_CLAUSE, norm) if c not in taken]
-        if within is not None:
-            clauses = [c for c in clauses if c[0] < within[1] and within[0] < c[1]] or clauses
+    def _offending_clause(self, norm: str, column: int) -> Optional[Tuple[int, int]]:
+        """The clause that reads most like the family."""
+        clauses = _spans(_CLAUSE, norm)
         if not clauses:
             return None
         scores = self._score([norm[a:b] for a, b in clauses])[:, column]
         return clauses[int(scores.argmax())]
 
-    def _still_reads(self, draft: str, column: int, family: _Family) -> bool:
-        if family.pattern_match(draft) is not None and not family.is_fair(draft):
-            return True
-        return bool(self._score([draft])[0, column] >= self.threshold) and not family.is_fair(draft)
+    def _also_offending(self, norm: str, column: int, family: _Family, span: Tuple[int, int]) -> List[Tuple[int, int]]:
+        """Other clauses that break the family on their own (a pattern, or the classifier alone).
+
+        A family whose repair follows the fact it softens (`extend: after`, a flat no)
+        keeps the clauses before its span: the no stays, the dead end goes."""
+        backwards = family.entry.get("extend", "both") == "both"
+        others = [c for c in _spans(_CLAUSE, norm) if (backwards and c[1] <= span[0]) or c[0] >= span[1]]
+        if not others:
+            return []
+        scores = self._score([norm[a:b] for a, b in others])[:, column]
+        return [c for c, p in zip(others, scores)
+                if p >= self.threshold or family.pattern_match(norm[c[0]:c[1]]) is not None]
 
     def _flag(self, text: str, norm: str, column: int, family: _Family, source: str, score: float,
               pattern_span: Optional[Tuple[int, int]]) -> Dict[str, Any]:
@@ -141,18 +150,13 @@ class TabooChecker:
             clauses = [c for c in _spans(_CLAUSE, norm) if c[0] < pattern_span[1] and pattern_span[0] < c[1]]
             span = (min(c[0] for c in clauses), max(c[1] for c in clauses)) if clauses else pattern_span
         else:
-            span = self._offending_clause(norm, column, []) or (0, len(norm))
-        taken = [c for c in _spans(_CLAUSE, norm) if span[0] <= c[0] and c[1] <= span[1]]
+            span = self._offending_clause(norm, column) or (0, len(norm))
+        extra = self._also_offending(norm, column, family, span)[:_MAX_REPAIRS]
+        if extra:
+            span = (min(span[0], *(c[0] for c in extra)), max(span[1], *(c[1] for c in extra)))
         repair = self._repair(family, norm[span[0]:span[1]], norm)
-        for _ in range(_MAX_REPAIRS):
-            candidate = norm[:span[0]] + repair + norm[span[1]:]
-            if not self._still_reads(candidate, column, family):
-                break
-            extra = self._offending_clause(norm, column, taken)
-            if extra is None:
-                break
-            taken.append(extra)
-            span = (min(span[0], extra[0]), max(span[1], extra[1]))
+        if span[1] < len(norm) and norm[span[1]] == "?" and not repair.endswith(("吗", "呢")):
+            span, repair = (span[0], span[1] + 1), repair + "。"     # the repair is no longer a question
         entry = family.entry
         return {"id": family.id, "family": family.id, "label": entry["label"],
                 "phrase": text[span[0]:span[1]], "matched": text[span[0]:span[1]],

@@ -23,6 +23,7 @@ class AgentFigures:
     with_suggestion: int = 0
     taboo_hits: int = 0
     turns_with_taboo: int = 0
+    taboo_families: Counter = field(default_factory=Counter)   # taboo family id -> hits
 
 
 @dataclass
@@ -40,6 +41,14 @@ class Dashboard:
     @property
     def escalation_rate(self) -> Optional[float]:
         return self.escalated / self.cases if self.cases else None
+
+    @property
+    def taboo_per_family(self) -> List[Tuple[str, int]]:
+        """Taboo hits per family over all agents, most frequent first."""
+        total: Counter = Counter()
+        for figures in self.agents.values():
+            total.update(figures.taboo_families)
+        return sorted(total.items(), key=lambda item: (-item[1], item[0]))
 
     @property
     def agent_turns(self) -> int:
@@ -94,7 +103,9 @@ def _agent_figures(session: Session, board: Dashboard) -> None:
         figures = board.agents.setdefault(name, AgentFigures())
         figures.turns += 1
         figures.with_suggestion += 1 if metadata.get("suggestion_id") else 0
-        hits = len(metadata.get("taboo") or [])
+        families = [str(family) for family in (metadata.get("taboo") or [])]
+        hits = len(families)
+        figures.taboo_families.update(families)
         figures.taboo_hits += hits
         figures.turns_with_taboo += 1 if hits else 0
 

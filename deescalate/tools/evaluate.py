@@ -7,6 +7,7 @@ precision/recall/F1 per intent with a confusion matrix, emotion macro-F1 with
 its confusion matrix, entity F1 per entity (value-level), escalation recall,
 exact amount values, and accuracy on Traditional beside Simplified examples.
 Writes report.json and report.md to the output folder and prints a summary.
+Then scores the taboo check on its test split (deescalate/tools/taboo_eval.py, results/taboo/).
 """
 import argparse
 import asyncio
@@ -164,6 +165,10 @@ def main() -> None:
     report = evaluate(args.model or ensure_model(), args.data)
     print(write_report(report, args.out))
     print(f"\nfull report: {args.out / 'report.json'}")
+    from deescalate.tools.taboo_eval import main as evaluate_taboo
+
+    print("")
+    evaluate_taboo([])
 
 
 if __name__ == "__main__":

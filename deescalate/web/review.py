@@ -226,5 +226,14 @@ def dashboard_charts(board: Any) -> Dict[str, Any]:
                                              f"{used} / {board.agent_turns} 次坐席回复", "#43a047"),
         "taboo": charts.hbar_chart([(name or "未署名", figures.taboo_hits) for name, figures in agents],
                                    "各坐席的禁忌用语次数", colour="#fb8c00"),
+        "taboo_families": charts.hbar_chart([(family_label(f), n) for f, n in board.taboo_per_family],
+                                            "各类禁忌的次数", colour="#fb8c00"),
         "agents": agents,
+        "family_label": family_label,
     }
+
+
+def family_label(family: str) -> str:
+    """The Chinese name of a taboo family; ids recorded before the families existed show as they are."""
+    checker = taboo.get()
+    return (checker.labels() if checker else {}).get(family, family)

@@ -258,7 +258,8 @@ def test_filters_and_dashboard_show_the_recorded_cases(web: Any, servers: Any, p
     metro = f"metro-{uuid.uuid4().hex[:8]}"
     assert servers.assist(metro, "地铁二号线又停了半个小时，我上班迟到被扣钱，我要去12345投诉").status_code == 200
     agent = f"坐席{uuid.uuid4().hex[:4]}"
-    assert agent_says(servers, metro, TABOO_DRAFT, agent=agent)["taboo"]
+    flagged = agent_says(servers, metro, TABOO_DRAFT, agent=agent)["taboo"]
+    assert flagged
     web.wait_for_case(metro)
     cause = web.case(metro).cause
     assert cause
@@ -273,7 +274,7 @@ def test_filters_and_dashboard_show_the_recorded_cases(web: Any, servers: Any, p
         assert label == kb.label("causes", cause)
 
     page.goto(f"{web.url}/review/dashboard")
-    expect(page.locator("svg.chart")).to_have_count(6)
+    expect(page.locator("svg.chart")).to_have_count(7)
     today = dt.date.today()          # the dashboard shows the last 30 days by default, local time
     with web.sessions() as session:
         recent = [c for c in session.query(Case).all()
@@ -281,5 +282,6 @@ def test_filters_and_dashboard_show_the_recorded_cases(web: Any, servers: Any, p
     expect(page.locator("#case-total")).to_have_text(str(len(recent)))
     expect(page.locator("svg.chart").first).to_contain_text(kb.label("causes", cause))
     expect(page.locator("svg.chart").last).to_contain_text(agent)       # taboo hits per agent
-    expect(page.locator("table.numbers tr", has_text=agent).locator("td").nth(3)).to_have_text("1")
+    expect(page.locator("table.numbers tr", has_text=agent).locator("td").nth(3)).to_have_text(str(len(flagged)))
+    expect(page.locator("table.numbers tr", has_text=agent).locator("td").nth(5)).to_contain_text(flagged[0]["label"])
     screenshot(page, "review_dashboard")

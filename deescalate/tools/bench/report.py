@@ -69,6 +69,9 @@ def table(result: Dict[str, Any]) -> str:
         lines.append(f"{c['cases']} concurrent cases x {c['turns_per_case']} turns, {label}: "
                      f"{c['turns_per_s']:.1f} turns/s, p50 {c['p50']:.1f} ms, p95 {c['p95']:.1f} ms")
     lines += ["",
+              f"taboo check of one draft: p50 {result['taboo_check']['p50']:.1f} ms, "
+              f"p95 {result['taboo_check']['p95']:.1f} ms ({result['taboo_check']['checks']} drafts)",
+              "",
               "rasa train from scratch: " + ("skipped (BENCH_SKIP_TRAIN=1)" if train["skipped"]
                                               else f"{train['seconds']:.1f} s"),
               "",

@@ -264,6 +264,15 @@ def measure_train(settings: Dict[str, Any], workdir: Path) -> Dict[str, Any]:
     return {"skipped": False, "seconds": round(seconds, 1)}
 
 
+def measure_taboo_check(settings: Dict[str, Any]) -> Dict[str, Any]:
+    """One agent draft through the taboo check, in this process (no server in between)."""
+    from deescalate.tools.taboo_eval import check_latencies_ms
+
+    checks = settings["taboo_checks"]
+    print(f"timing the taboo check: {checks} drafts...", flush=True)
+    return {"checks": checks, **summarize(check_latencies_ms(checks))}
+
+
 def window_labels(turns: int, window: int) -> Dict[str, str]:
     """The turn ranges compared by the growth measurement, e.g. 1–10 and 91–100."""
     return {"first": f"1–{window}", "last": f"{turns - window + 1}–{turns}"}
@@ -370,6 +379,7 @@ def run(settings: Dict[str, Any], workdir: Path, deadline: float) -> Dict[str, A
         with shielded():
             servers.stop()
     result["train"] = measure_train(settings, workdir)
+    result["taboo_check"] = measure_taboo_check(settings)
     labels = window_labels(settings["growth"]["turns"], settings["growth"]["window"])
     targets = evaluate_targets(target_figures(result), settings["targets"], labels)
     result["targets"] = [t.as_dict() for t in targets]

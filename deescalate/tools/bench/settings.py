@@ -131,6 +131,7 @@ TARGETS: Dict[str, Tuple[str, str]] = {
     "growth_last_over_first": ("assist turns {last} / turns {first}", "×"),
     "assist_p99_ms": ("assist p99, single stream", "ms"),
     "servers_rss_mib": ("all our servers' RSS", "MiB"),
+    "taboo_check_p95_ms": ("taboo check of one draft, p95", "ms"),
 }
 
 
@@ -160,4 +161,5 @@ def target_figures(result: Dict[str, Any]) -> Dict[str, float]:
         "growth_last_over_first": result["growth"]["targets"]["assist"]["growth"],
         "assist_p99_ms": single["assist"]["p99"],
         "servers_rss_mib": result["memory"]["total_mib"],
+        "taboo_check_p95_ms": result["taboo_check"]["p95"],
     }

@@ -1,6 +1,6 @@
 """How well the taboo check reads the families: the test split, the seeds' phrases, cross-validation.
 
-    python -m deescalate.taboo_eval [--out results/taboo] [--cv]
+    python -m deescalate.tools.taboo_eval [--out results/taboo] [--cv]
 
 `make eval` runs this after the NLU evaluation. It scores the test split
 written apart (tests/data/taboo_test.yml, never trained on) per family and
@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
@@ -136,7 +137,7 @@ def _table(result: Dict[str, Any], labels: Dict[str, str]) -> List[str]:
 def render(report: Dict[str, Any]) -> str:
     test, seeds, labels = report["test"], report["seed_phrases"], report["labels"]
     lines = ["# Taboo check: the test split written apart", "",
-             "Produced by `make eval` (`python -m deescalate.taboo_eval`); the split is "
+             "Produced by `make eval` (`python -m deescalate.tools.taboo_eval`); the split is "
              "tests/data/taboo_test.yml, written by another writer than the training drafts and never trained on. "
              "A family's recall counts the drafts of that family flagged with that family; the overall row "
              "asks only whether a taboo draft was flagged at all and an acceptable one left alone.", ""]
@@ -163,6 +164,22 @@ def failures(report: Dict[str, Any]) -> List[str]:
                  if v["recall"] < TARGETS["family_recall"]]
     problems += [f"seed phrase not flagged: {p}" for p in report["seed_phrases"]["missed"]]
     return problems
+
+
+def check_latencies_ms(checks: int = 500) -> List[float]:
+    """Milliseconds of each of `checks` single-draft checks, cycling through the test split's drafts
+    (after a warm-up; the model is trained before the clock starts)."""
+    kb = load_kb(ROOT / "scripts_kb")
+    checker = TabooChecker(kb.taboo)
+    texts = [d.text for d in load_split()]
+    for text in texts[:20]:
+        checker.check(text)
+    latencies = []
+    for index in range(checks):
+        started = time.perf_counter()
+        checker.check(texts[index % len(texts)])
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
 
 
 def main(argv: Optional[List[str]] = None) -> int:
