@@ -138,6 +138,8 @@ def test_taboo_draft_is_flagged_and_fixed_with_one_click(page, web, servers):
     hits = page.locator("#taboo-list li")
     expect(hits.first).to_be_visible(timeout=LIVE_TIMEOUT)
     expect(hits.first.locator(".phrase")).to_contain_text("规定就是这样")
+    expect(hits.first.locator(".family")).to_have_text("躲在制度和系统后面")   # the family is shown
+    expect(page.locator("#draft-status")).to_contain_text("躲在制度和系统后面")
     expect(hits.first.locator(".why")).not_to_be_empty()
     screenshot(page, "console_taboo_flagged")
 

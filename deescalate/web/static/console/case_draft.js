@@ -38,10 +38,13 @@ export function setupDraft(base) {
     taboo.forEach(function (hit) {
       var li = el("li", "taboo");
       var head = el("div");
-      head.appendChild(el("span", "phrase", "禁忌用语：“" + hit.matched + "”"));
+      if (hit.label || hit.family) head.appendChild(el("span", "family", hit.label || hit.family));
+      head.appendChild(el("span", "phrase", "“" + hit.matched + "”"));
       if (hit.phrase && hit.phrase !== hit.matched) head.appendChild(el("span", "muted", "（" + hit.phrase + "）"));
       li.appendChild(head);
+      if (hit.family) li.dataset.family = hit.family;
       li.appendChild(el("p", "why", hit.why));
+      if (hit.advice) li.appendChild(el("p", "advice muted", hit.advice));
       var fix = el("button", "fix", "改为：" + hit.rewrite);
       fix.type = "button";
       fix.addEventListener("click", function () {
@@ -65,7 +68,9 @@ export function setupDraft(base) {
       if (seq !== checkSeq) return;
       taboo = answer.taboo || [];
       renderTaboo();
-      status(draftStatus, taboo.length ? "发现 " + taboo.length + " 处禁忌用语" : "未发现禁忌用语");
+      status(draftStatus, taboo.length ? "发现禁忌：" + taboo.map(function (hit) {
+        return hit.label || hit.family || hit.phrase;
+      }).join("、") : "未发现禁忌用语");
     }).catch(function (error) {
       if (seq === checkSeq) status(draftStatus, error.message, true);
     });
