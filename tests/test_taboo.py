@@ -107,6 +107,12 @@ def test_empty_and_very_long_drafts(checker):
     assert isinstance(checker.check(long_draft), list)       # cut to its first part, no error
 
 
+def test_a_way_forward_far_away_in_a_long_draft_does_not_excuse_a_taboo_sentence(checker):
+    long_draft = ("您爱去哪投诉就去哪投诉。" + "这笔交易发生在上周三晚上，金额是两千元，商户在外地。" * 3
+                  + "别的问题我马上帮您查。")
+    assert "provoking" in families(checker, long_draft)
+
+
 def test_the_old_labelled_drafts_still_hold(checker):
     tp = fp = fn = 0
     for draft in OLD_DRAFTS:

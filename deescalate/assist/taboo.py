@@ -113,7 +113,8 @@ class TabooChecker:
         best = max(range(len(units)), key=lambda i: unit_scores[i])
         score = float(unit_scores[best])
         if match is not None:
-            if family.is_fair(norm):
+            around = next((u for u in units if u[0] <= match.start() < u[1]), (0, len(norm)))
+            if family.is_fair(norm[around[0]:around[1]]):
                 return None
             return "pattern", score, (match.start(), match.end())
         if score < threshold:
