@@ -135,6 +135,31 @@ def test_export_skips_what_the_training_data_already_says(review_db: Any, tmp_pa
         assert session.query(Correction).one().exported_at is not None
 
 
+def add_agent_turn(factory: Any, case_id: str, agent: str, families: List[str]) -> None:
+    data = {"event": "bot", "timestamp": time.time(), "text": "…",
+            "metadata": {"author": "agent", "agent_name": agent, "taboo": families}}
+    with factory() as session:
+        session.execute(EVENTS.insert().values(sender_id=case_id, type_name="bot", timestamp=data["timestamp"],
+                                               data=json.dumps(data)))
+        session.commit()
+
+
+def test_dashboard_counts_taboo_hits_per_agent_and_per_family(review_db: Any):
+    from deescalate.review.stats import dashboard
+
+    add_agent_turn(review_db, "case-1", "wang", ["flat_no", "impatience"])
+    add_agent_turn(review_db, "case-1", "wang", ["flat_no"])
+    add_agent_turn(review_db, "case-2", "li", ["guaranteeing"])
+    add_agent_turn(review_db, "case-2", "li", [])
+    today = dt.date.today()
+    with review_db() as session:
+        board = dashboard(session, today - dt.timedelta(days=1), today + dt.timedelta(days=1))
+    assert board.agents["wang"].taboo_hits == 3 and board.agents["wang"].turns_with_taboo == 2
+    assert dict(board.agents["wang"].taboo_families) == {"flat_no": 2, "impatience": 1}
+    assert dict(board.agents["li"].taboo_families) == {"guaranteeing": 1} and board.agents["li"].turns == 2
+    assert board.taboo_per_family == [("flat_no", 2), ("guaranteeing", 1), ("impatience", 1)]
+
+
 def test_search_finds_chinese_in_rasa_escaped_json(review_db: Any):
     add_turn(review_db, "case-atm", "取款机吞卡了 100%是你们的问题", "atm_malfunction", "angry")
     add_turn(review_db, "case-metro", "地铁又晚点了", "metro_delay", "angry")
