@@ -21,9 +21,9 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" $(sort $(wildcard $(PY
 help:
 	@echo "make run       install, train if needed, start every server, print the URLs"
 	@echo "make test      install, train if needed, run the whole test suite"
-	@echo "make eval      evaluate the NLU on the held-out test split (tests/nlu_test), write results/nlu/"
+	@echo "make eval      evaluate the NLU (tests/nlu_test) and the taboo check (tests/data/taboo_test.yml): results/nlu/, results/taboo/"
 	@echo "make nlu-cv    cross-validate the intent and emotion classifiers' settings on the training data"
-	@echo "make kb-check  validate scripts_kb/ against its schema"
+	@echo "make kb-check  validate scripts_kb/ against its schema; every customer-facing line must pass the taboo check"
 	@echo "make purge     delete case records past the retention period (privacy.yml); ARGS=--dry-run only counts"
 	@echo "make user USER=name ROLE=agent   add a web account (roles: agent supervisor trainer admin); asks the password"
 	@echo "make export-corrections  write trainers' unexported label corrections to data/nlu/corrections_<time>.yml"
