@@ -1,7 +1,7 @@
 """The assist API: a Rasa input channel at /webhooks/assist/.
 
 POST /webhooks/assist/webhook  one customer utterance -> analysis, suggestions, alerts
-POST /webhooks/assist/agent    an agent's draft -> taboo phrases found; with send, recorded
+POST /webhooks/assist/agent    an agent's draft -> taboo families found; with send, recorded
 GET  /webhooks/assist/case/<id> the case record as JSON (?format=text for readable Chinese)
 GET  /webhooks/assist/         health
 
