@@ -136,6 +136,15 @@ def test_training_drafts_are_many_varied_and_apart_from_the_test_split():
     assert not {d.writer for d in drafts} & {d.writer for d in split}
 
 
+def test_the_fast_scoring_path_equals_the_vectorizers_own(checker):
+    import numpy as np
+
+    model = checker.model
+    texts = [d.text for d in load_split()[:40]] + ["  A  b\tC  ", ""]
+    reference = 1 / (1 + np.exp(-(model.vectorizer.transform(texts) @ model.weights + model.bias)))
+    assert np.allclose(model.scores(texts), reference, atol=1e-9)
+
+
 def test_a_drafts_block_without_writer_is_refused(tmp_path):
     (tmp_path / "bad.yml").write_text("blocks:\n- family: flat_no\n  style: typed\n  drafts: [不行。]\n",
                                       encoding="utf-8")

@@ -12,6 +12,9 @@ nothing is downloaded. Models are kept per process, keyed by a hash of the
 drafts and the family ids, so every checker built from the same inputs shares one.
 """
 import hashlib
+import math
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple
@@ -33,6 +36,7 @@ OTHER_FAMILY_WEIGHT = 0.1
 ANY_THRESHOLD = 0.5
 ANY_FAMILY = "(any)"
 NGRAMS = (1, 3)
+_WHITE_SPACE = re.compile(r"\s\s+")
 
 
 @dataclass(frozen=True)
@@ -106,10 +110,33 @@ class FamilyModel:
             self.weights[:, column] = model.coef_[0]
             self.bias[column] = model.intercept_[0]
 
+        self._vocabulary: Dict[str, int] = self.vectorizer.vocabulary_
+        self._idf: np.ndarray = self.vectorizer.idf_
+
+    def _row(self, text: str) -> Tuple[List[int], np.ndarray]:
+        """The TF-IDF row of one text as the vectorizer computes it (lower case, runs of
+        white space as one space, sublinear counts, L2 norm), without its per-call overhead:
+        a draft is checked while the agent types."""
+        text = _WHITE_SPACE.sub(" ", text.lower())
+        low, high = NGRAMS
+        counts = Counter(text[i:i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1))
+        columns, values = [], []
+        for gram, count in counts.items():
+            column = self._vocabulary.get(gram)
+            if column is not None:
+                columns.append(column)
+                values.append((1.0 + math.log(count)) * self._idf[column])
+        row = np.array(values)
+        norm = math.sqrt(float(row @ row)) if len(values) else 0.0
+        return columns, (row / norm if norm else row)
+
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """A (texts × families + 1) array of probabilities, the last column for any family;
         texts are normalised already."""
-        logits = self.vectorizer.transform(list(texts)) @ self.weights + self.bias
+        logits = np.empty((len(texts), self.weights.shape[1]))
+        for index, text in enumerate(texts):
+            columns, row = self._row(text)
+            logits[index] = (row @ self.weights[columns] if columns else 0.0) + self.bias
         return 1.0 / (1.0 + np.exp(-logits))
 
 
