@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+import yaml
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
 from deescalate.assist.analysis import FALLBACK_INTENT, parse_turn
@@ -24,6 +25,12 @@ from deescalate.nlu.normalizer import to_halfwidth, to_simplified
 
 TARGETS = {"intent_macro_f1": 0.92, "emotion_macro_f1": 0.85, "escalation_recall": 0.95,
            "amount_exact": 0.95, "traditional_gap": 0.05}
+FLOORS_FILE = Path(__file__).resolve().with_name("floors.yml")
+
+
+def load_floors(path: Path = FLOORS_FILE) -> Dict[str, Any]:
+    """The floors a model must keep (floors.yml): the quality tests and `make retrain` read them."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def load_examples(folder: Path) -> List[Dict[str, Any]]:
@@ -70,7 +77,11 @@ def entity_scores(gold: List[Dict[str, Any]], predicted: List[Dict[str, Any]], n
 
 
 def evaluate(model: Path, data: Path) -> Dict[str, Any]:
-    examples = load_examples(data)
+    return evaluate_examples(model, load_examples(data))
+
+
+def evaluate_examples(model: Path, examples: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The report of `model` on examples ({text, intent, emotion, entities}), e.g. from load_examples."""
     parses = asyncio.run(parse_all(model, [e["text"] for e in examples]))
     turns = [parse_turn(p) for p in parses]
     gold_intents = [e["intent"] for e in examples]
