@@ -22,6 +22,7 @@ from typing import Dict, List, Optional
 
 from deescalate.tools.build import ROOT, ensure_model
 from deescalate.db.migrate import upgrade
+from deescalate.tools.serving import ServingError, serving_model
 
 ENV_FILE = ROOT / ".env"
 READY_TIMEOUT_SECONDS = 240
@@ -195,6 +196,11 @@ def run() -> int:
     stack.web_port = int(os.environ.get("WEB_PORT", stack.web_port))
     if os.environ.get("DATABASE_URL"):
         stack.db_url = os.environ["DATABASE_URL"]
+    try:  # the model `make retrain` promoted; without one, the model of the current data
+        stack.model = serving_model()
+    except ServingError as error:
+        print(f"start-up failed: {error}", file=sys.stderr)
+        return 1
     print("starting the action server and Rasa (about half a minute)...", flush=True)
     try:
         stack.start()
@@ -210,6 +216,7 @@ def run() -> int:
   Assist API      POST {stack.rasa_url}/webhooks/assist/webhook
   Rasa HTTP API   {stack.rasa_url}/model/parse?token=…   (same token)
   Action server   {stack.action_url}/health
+  Model           {stack.model}
   Tracker store   {stack.db_url}
   API token       {stack.token}   (kept in .env)
   Logs            {stack.log_dir}
