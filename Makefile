@@ -16,7 +16,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" $(sort $(wildcard $(PY
   [ -n "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help run test eval nlu-cv kb-check spacy model clean user browser purge export-corrections
-.PHONY: scale-up scale-down test-scale bench
+.PHONY: scale-up scale-down test-scale bench import-history retrain rollback
 
 help:
 	@echo "make run       install, train if needed, start every server, print the URLs"
@@ -27,6 +27,11 @@ help:
 	@echo "make purge     delete case records past the retention period (privacy.yml); ARGS=--dry-run only counts"
 	@echo "make user USER=name ROLE=agent   add a web account (roles: agent supervisor trainer admin); asks the password"
 	@echo "make export-corrections  write trainers' unexported label corrections to data/nlu/corrections_<time>.yml"
+	@echo "make import-history FILE=export.csv [MAP=map.yml] [NAME=bank-2023]   a bank's complaint history as training"
+	@echo "                data in data/nlu/imported/ (masked, bad rows reported by line); without MAP: draft the map"
+	@echo "make retrain   train a candidate on data/, compare it with the serving model, promote it only when no"
+	@echo "               floor drops (deescalate/tools/floors.yml); writes results/model_card.md"
+	@echo "make rollback  serve the model promoted before the current one"
 	@echo "make scale-up     PostgreSQL, Redis, 2 Rasa instances and an action server behind haproxy (loopback)"
 	@echo "make scale-down   stop what scale-up started"
 	@echo "make test-scale   load test: 200 cases x 10 turns through haproxy, one Rasa instance killed mid-way"
@@ -90,6 +95,20 @@ purge: $(STAMP)
 # review the new file like any data change, then `make model` retrains.
 export-corrections: $(STAMP)
 	@$(PY) -m deescalate.review.export $(ARGS)
+
+# A bank's own complaint history (docs/learning.md). Without MAP a draft
+# mapping is written next to FILE; ARGS passes --encoding, --*-column, ...
+import-history: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make import-history FILE=export.csv [MAP=map.yml] [NAME=name]"; exit 2; }
+	@$(PY) -m deescalate.tools.import_history "$(FILE)" $(if $(MAP),--map "$(MAP)") $(if $(NAME),--name "$(NAME)") $(ARGS)
+
+# Safe retraining (docs/learning.md): promote only what keeps every floor.
+# RESULTS_DIR moves the model card; MODEL_CACHE_DIR the models and the pointer.
+retrain: $(STAMP)
+	@$(PY) -m deescalate.tools.retrain retrain
+
+rollback: $(STAMP)
+	@$(PY) -m deescalate.tools.retrain rollback
 
 # Scale-out on one machine (README "Scale-out"): installs postgresql,
 # redis-server and haproxy from Debian when missing; loopback ports only.
