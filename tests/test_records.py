@@ -25,7 +25,7 @@ from deescalate.channels.assist import case_record
 from deescalate.db.migrate import upgrade
 from deescalate.db.models import Case
 from deescalate.db.session import get_engine, session_factory
-from deescalate.tracker_store import MaskingSQLTrackerStore
+from deescalate.tracker_store import MaskingSQLTrackerStore, stored_events
 from tests.test_privacy import bank_cards, mobiles, resident_ids
 
 STORE_EXAMPLES = settings(max_examples=60, deadline=None,
@@ -164,7 +164,7 @@ def test_an_empty_conversation_makes_no_case(store, db_url):
 def served_record(store: MaskingSQLTrackerStore, case_id: str, kb) -> Dict[str, Any]:
     """The record GET /webhooks/assist/case/<id> answers for this store."""
     tracker = asyncio.run(store.retrieve(case_id))
-    return case_record(store, tracker, kb)
+    return case_record(store, tracker, asyncio.run(stored_events(store, case_id)), kb)
 
 
 def assert_agree(record: Dict[str, Any], case: Case) -> None:
@@ -206,7 +206,7 @@ def test_a_store_without_the_case_table_derives_the_same_record(store, db_url, k
         case = session.get(Case, "case-derived")
         session.expunge_all()
     tracker = asyncio.run(store.retrieve("case-derived"))
-    assert_agree(case_record(object(), tracker, kb), case)
+    assert_agree(case_record(object(), tracker, asyncio.run(stored_events(store, "case-derived")), kb), case)
 
 
 # ---------------------------------------------------------------- retention

@@ -32,6 +32,7 @@ from deescalate.assist.taboo import TabooChecker
 from deescalate.db.models import Case
 from deescalate.events import assist_payloads
 from deescalate.kb import KB_DIR, KnowledgeBase, load_kb
+from deescalate.tracker_store import stored_events
 from deescalate.validation import MAX_MESSAGE_CHARS, json_object, printable, valid_case_id
 
 logger = logging.getLogger(__name__)
@@ -59,13 +60,16 @@ def answers_errors_as_json(handler: Callable[..., Awaitable[HTTPResponse]]) -> C
     return wrapper
 
 
-def case_record(store: Any, tracker: DialogueStateTracker, kb: KnowledgeBase) -> Dict[str, Any]:
+def case_record(store: Any, tracker: DialogueStateTracker, events: List[Dict[str, Any]],
+                kb: KnowledgeBase) -> Dict[str, Any]:
     """What GET /case answers: the case row kept by the tracker store (derived from the events by the
-    same rules when the store keeps none), the case's turns and its narrative."""
+    same rules when the store keeps none), the case's turns and its narrative.
+
+    `events` are the session's stored events (`stored_events`): the tracker Rasa works with holds
+    only the latest ones, without the assist answers."""
     store = getattr(store, "_tracker_store", store)     # Rasa wraps the store in a fail-safe one
     reader = getattr(store, "case_row", None)
     case: Optional[Case] = reader(tracker.sender_id) if callable(reader) else None
-    events = [event.as_dict() for event in tracker.events]
     return build_case_record(tracker.sender_id, events, kb, case=case, slots=tracker.current_slot_values())
 
 
@@ -113,8 +117,9 @@ async def analysis_from_tracker(request: Request, sender: str) -> Dict[str, Any]
     tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
     parse = tracker.latest_message.parse_data if tracker and tracker.latest_message else {}
     turn = parse_turn(parse)
-    history = [e.parse_data.get("emotion", {}).get("name") for e in tracker.events
-               if getattr(e, "type_name", "") == "user" and e.parse_data] if tracker else []
+    events = await stored_events(request.app.ctx.agent.tracker_store, sender) or []
+    history = [e["parse_data"].get("emotion", {}).get("name") for e in events
+               if e.get("event") == "user" and e.get("parse_data")]
     return {
         "intent": {"name": turn.intent, "confidence": turn.confidence},
         "low_confidence": turn.low_confidence,
@@ -146,8 +151,7 @@ async def answer_already_given(request: Request, sender: str, message_id: str) -
     storing the turn) sends the turn again with the same id; it gets the
     answer that was stored instead of a second copy of the turn.
     """
-    tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
-    events = [event.as_dict() for event in tracker.events] if tracker else []
+    events = await stored_events(request.app.ctx.agent.tracker_store, sender) or []
     turn = next((i for i, e in enumerate(events)
                  if e.get("event") == "user" and e.get("message_id") == message_id), None)
     if turn is None:
@@ -196,7 +200,7 @@ class AssistInput(InputChannel):
         tracker = await store.retrieve(case_id)
         if tracker is None:
             raise RequestError(404, "unknown_case", "no case with this id")
-        record = case_record(store, tracker, self.kb)
+        record = case_record(store, tracker, await stored_events(store, case_id) or [], self.kb)
         if request.args.get("format") == "text":
             return response.text(render_record_zh(record, self.kb))
         return response.json(record, ensure_ascii=False)
