@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LEXICON = ROOT / "data" / "nlu" / "lexicon.yml"
 SPACY_DIR = ROOT / "build" / "spacy_zh"
 # data/drafts/ trains the taboo check (deescalate/assist/taboo_model.py), not the NLU model.
-MODEL_INPUTS = ["config.yml", "domain.yml", "data/nlu", "data/rules.yml", "deescalate/nlu"]
+MODEL_INPUTS = ["config.yml", "domain.yml", "data/nlu", "data/rules.yml", "deescalate/nlu", "deescalate/turn_policy.py"]
 TRAINING_DATA = ["data/nlu", "data/rules.yml"]
 
 
