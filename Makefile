@@ -35,7 +35,7 @@ help:
 	@echo "make scale-up     PostgreSQL, Redis, 2 Rasa instances and an action server behind haproxy (loopback)"
 	@echo "make scale-down   stop what scale-up started"
 	@echo "make test-scale   load test: 200 cases x 10 turns through haproxy, one Rasa instance killed mid-way"
-	@echo "make bench        latency, throughput, training time and memory on one machine: results/bench.json"
+	@echo "make bench        latency, throughput, training time and memory on one machine, then a per-part profile: results/bench.json"
 
 $(STAMP): requirements.txt constraints.txt
 	@if [ -z "$(PYTHON310)" ]; then \
@@ -122,5 +122,7 @@ scale-down: $(STAMP)
 test-scale: $(STAMP) model
 	@$(PY) -m deescalate.tools.loadtest
 
+# The figures beside the floors, then where the time of a turn goes (per part, turns 1-10 against 91-100).
 bench: $(STAMP) model
 	@$(PY) -m deescalate.tools.bench
+	@$(PY) -m deescalate.tools.bench.profile

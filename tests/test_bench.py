@@ -80,15 +80,17 @@ def test_rotated_changes_who_goes_first_and_keeps_everyone():
 # ---------------------------------------------------------------- targets
 
 def measured(assist_p50: float = 60.0, floor_p50: float = 40.0, growth: float = 1.1, p99: float = 90.0,
-             rss: float = 900.0, taboo_p95: float = 12.0) -> dict:
+             rss: float = 900.0, taboo_p95: float = 12.0, assist_tps: float = 30.0,
+             floor_tps: float = 24.0) -> dict:
     return {"single_stream": {"targets": {"assist": {"p50": assist_p50, "p99": p99},
                                           "floor_action": {"p50": floor_p50}}},
             "growth": {"targets": {"assist": {"growth": growth}}},
+            "concurrent": {"assist": {"turns_per_s": assist_tps}, "floor_action": {"turns_per_s": floor_tps}},
             "memory": {"total_mib": rss}, "taboo_check": {"p50": 5.0, "p95": taboo_p95}}
 
 
 LIMITS = {"assist_p50_over_trivial_action_p50": 1.3, "growth_last_over_first": 1.2,
-          "assist_p99_ms": 100, "servers_rss_mib": 1536}
+          "concurrent_turns_over_trivial_action": 1.5, "assist_p99_ms": 100, "servers_rss_mib": 1536}
 
 
 def test_targets_compare_the_right_figures():
@@ -96,6 +98,15 @@ def test_targets_compare_the_right_figures():
     assert figures["assist_p50_over_trivial_action_p50"] == pytest.approx(1.5)   # 60 / 40, not 40 / 60
     assert figures["assist_p99_ms"] == 90.0 and figures["servers_rss_mib"] == 900.0
     assert figures["taboo_check_p95_ms"] == 12.0
+    assert figures["concurrent_turns_over_trivial_action"] == pytest.approx(1.25)  # 30 / 24
+
+
+def test_a_throughput_target_must_be_reached_not_stayed_under():
+    results = {t.name: t for t in evaluate_targets(target_figures(measured()), LIMITS)}
+    assert not results["concurrent_turns_over_trivial_action"].ok          # 1.25 < 1.5
+    faster = target_figures(measured(assist_tps=40.0, floor_tps=24.0))      # 1.67
+    reached = evaluate_targets(faster, {"concurrent_turns_over_trivial_action": 1.5})[0]
+    assert reached.ok and reached.as_dict()["at_least"] is True
 
 
 def test_target_passes_at_or_below_its_limit_and_fails_above():
@@ -127,7 +138,8 @@ def test_unknown_or_unmeasured_targets_are_errors():
 def test_bench_yml_sets_every_target_and_quick_counts_are_smaller():
     full, quick = load_settings(), load_settings(quick=True)
     assert set(full["targets"]) == set(TARGETS)
-    assert full["targets"]["servers_rss_mib"] == 1536
+    assert full["targets"]["servers_rss_mib"] == 909
+    assert full["targets"]["assist_p50_over_trivial_action_p50"] == 0.8
     assert full["targets"]["taboo_check_p95_ms"] == 20
     assert quick["taboo_checks"] < full["taboo_checks"]
     assert quick["single_stream"]["turns"] < full["single_stream"]["turns"]

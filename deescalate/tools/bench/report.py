@@ -41,7 +41,8 @@ def target_rows(targets: List[Dict[str, Any]]) -> Iterator[str]:
         unit = t["unit"]
         figure = f"{t['figure']:.2f}{unit}" if unit == "×" else f"{t['figure']:.0f} {unit}"
         limit = f"{t['limit']:.2f}{unit}" if unit == "×" else f"{t['limit']:.0f} {unit}"
-        yield (f"  {t['label']:40}{figure:>10}   target ≤ {limit:<9} {t['ratio_to_limit']:5.2f} of target  "
+        sign = "≥" if t.get("at_least") else "≤"
+        yield (f"  {t['label']:50}{figure:>10}   target {sign} {limit:<9} {t['ratio_to_limit']:5.2f} of target  "
                f"{'✔' if t['ok'] else '✘'}")
 
 
@@ -81,7 +82,7 @@ def table(result: Dict[str, Any]) -> str:
               "targets:",
               *target_rows(result["targets"]),
               "",
-              "where the time of a long case goes: python -m deescalate.tools.bench.profile"]
+              "where the time of a long case goes: python -m deescalate.tools.bench.profile (run next by `make bench`)"]
     return "\n".join(lines)
 
 
