@@ -15,12 +15,14 @@ export PYTHONPATH := $(CURDIR)
 PYTHON310 := $(shell for p in "$$(command -v python3.10)" $(sort $(wildcard $(PYENV_ROOT)/versions/3.10*/bin/python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10)) /usr/bin/python3.10 /usr/local/bin/python3.10; do \
   [ -n "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: help run test eval nlu-cv kb-check spacy model clean user browser purge export-corrections
+.PHONY: help run test test-fast lint eval nlu-cv kb-check spacy model clean user browser purge export-corrections
 .PHONY: scale-up scale-down test-scale bench import-history retrain rollback
 
 help:
 	@echo "make run       install, train if needed, start every server, print the URLs"
-	@echo "make test      install, train if needed, run the whole test suite"
+	@echo "make test      install, train if needed, lint, run the whole test suite (as CI does)"
+	@echo "make test-fast the unit tier only: no servers, no model, no browser (about 20 s)"
+	@echo "make lint      ruff (lint and format check) and mypy on deescalate/ and actions/"
 	@echo "make eval      evaluate the NLU (tests/nlu_test) and the taboo check (tests/data/taboo_test.yml): results/nlu/, results/taboo/"
 	@echo "make nlu-cv    cross-validate the intent and emotion classifiers' settings on the training data"
 	@echo "make kb-check  validate scripts_kb/ against its schema; every customer-facing line must pass the taboo check"
@@ -64,8 +66,21 @@ kb-check: $(STAMP)
 run: $(STAMP) model
 	@$(PY) -m deescalate.tools.stack run
 
-test: $(STAMP) model browser
+# Tiers (pytest.ini, tests/conftest.py): stack (servers or the model), browser, scale.
+# Screenshots go to $(TEST_ARTIFACTS) (outside the working tree).
+export TEST_ARTIFACTS ?= $(or $(TMPDIR),/tmp)/deescalate-test-artifacts
+test: $(STAMP) lint model browser
 	$(PY) -m pytest tests
+
+test-fast: $(STAMP)
+	PROPERTY_EXAMPLES_SCALE=0.1 $(PY) -m pytest tests -m "not stack and not browser and not scale" -q
+
+# Caches of the linters live outside the working tree.
+LINT_CACHE := $(HOME)/.cache/deescalate/lint/$(notdir $(CURDIR))
+lint: $(STAMP)
+	RUFF_CACHE_DIR=$(LINT_CACHE)/ruff $(VENV)/bin/ruff check .
+	RUFF_CACHE_DIR=$(LINT_CACHE)/ruff $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --cache-dir $(LINT_CACHE)/mypy
 
 clean:
 	rm -rf build var .pytest_cache

@@ -1,12 +1,25 @@
-"""Shared fixtures: the real servers, started once per test session.
+"""Shared fixtures: the real servers, started once per test session, and the test tiers.
 
 The session trains (or reuses from the cache) the model for the current data,
 starts the action server and Rasa on free ports with a fresh SQLite tracker
 store, and stops both at the end.
+
+Tiers (markers registered in pytest.ini) follow from the fixtures a test asks
+for, so a new test lands in the right one without ceremony:
+
+- `stack`: asks for `servers`, `web` or `trained_model` (servers or the model);
+- `browser`: asks for `browser` or `page` (also `stack`);
+- `scale`: the scale-out load test (tests/test_scale.py marks itself).
+
+`make test-fast` runs what carries none of them. Nothing is written into the
+working tree: scratch files go to pytest's temporary folders and screenshots
+to $TEST_ARTIFACTS (default: a folder under the system's temporary directory).
 """
 import json
+import os
 import shutil
 import sqlite3
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
@@ -14,11 +27,41 @@ from typing import Any, Dict, Iterator, Optional
 import pytest
 import requests
 
-from deescalate.tools.build import ROOT
 from deescalate.kb import KnowledgeBase, load_kb
+from deescalate.tools.build import ROOT
 from deescalate.tools.stack import Stack, free_port
 
 KB_DIR = ROOT / "scripts_kb"
+
+# Property tests state their full example count; `make test-fast` runs a tenth of it
+# (PROPERTY_EXAMPLES_SCALE=0.1), `make test` and CI the full count.
+PROPERTY_EXAMPLES_SCALE = float(os.environ.get("PROPERTY_EXAMPLES_SCALE") or 1)
+
+
+def examples(count: int) -> int:
+    """A property test's example count, scaled for the tier being run (at least 10)."""
+    return max(10, round(count * PROPERTY_EXAMPLES_SCALE))
+
+
+STACK_FIXTURES = {"servers", "web", "trained_model"}
+BROWSER_FIXTURES = {"browser", "page"}
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Put every test in its tier by the fixtures it uses (directly or through other fixtures)."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if used & (STACK_FIXTURES | BROWSER_FIXTURES):
+            item.add_marker(pytest.mark.stack)
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The model for the current data, trained once or taken from the cache."""
+    from deescalate.tools.build import ensure_model
+    return ensure_model()
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +128,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 # ---------------------------------------------------------------- web server and browser
 
-ARTIFACTS = ROOT / "test-artifacts"
+# Screenshots are wanted as artifacts, but outside the working tree.
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "deescalate-test-artifacts")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -178,12 +222,22 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def artifact(name: str) -> Path:
+    """Where the screenshot `name` goes: $TEST_ARTIFACTS or the temporary default, never the working tree."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / f"{name}.png"
+
+
 def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot under test-artifacts/ (git-ignored)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+    """Save a full-page screenshot as a test artifact."""
+    path = artifact(name)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if ARTIFACTS.is_dir() and any(ARTIFACTS.glob("*.png")):
+        terminalreporter.write_line(f"browser screenshots: {ARTIFACTS}")
 
 
 def post_json(url: str, token: str, body: Dict[str, Any]) -> requests.Response:

@@ -3,8 +3,8 @@ import pytest
 
 from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState, chosen_option
 from deescalate.assist.risk import approval_tier
+from deescalate.contract import CAUSE_DOMAINS
 from deescalate.tools.build import ROOT
-from deescalate.contract import CAUSE_DOMAINS, EMOTIONS
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +138,8 @@ def test_chosen_option_by_ordinal_and_wording():
 
 
 def test_a_long_case_keeps_bounded_state_and_its_peak():
-    from deescalate.assist.engine import CaseState
     from actions.assist import ENGINE
+    from deescalate.assist.engine import CaseState
     state = CaseState()
     emotions = ["furious"] + ["calm"] * 99
     for emotion in emotions:
@@ -155,8 +155,8 @@ def test_a_long_case_keeps_bounded_state_and_its_peak():
 
 
 def test_the_domain_stays_with_its_cause_when_a_later_turn_names_a_bank():
-    from deescalate.assist.engine import CaseState
     from actions.assist import ENGINE
+    from deescalate.assist.engine import CaseState
 
     def parse(text, intent):
         return {"text": text, "intent": {"name": intent, "confidence": 0.9},

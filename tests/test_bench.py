@@ -8,10 +8,20 @@ import pytest
 
 from deescalate.tools.bench.processes import process_tree, tree_memory_mib
 from deescalate.tools.bench.run import rotated, window_labels
-from deescalate.tools.bench.settings import (TARGETS, BenchError, evaluate_targets, load_settings, load_utterances,
-                                             merge, percentile, ratio, strip_annotations, summarize, target_figures,
-                                             window_means)
-
+from deescalate.tools.bench.settings import (
+    TARGETS,
+    BenchError,
+    evaluate_targets,
+    load_settings,
+    load_utterances,
+    merge,
+    percentile,
+    ratio,
+    strip_annotations,
+    summarize,
+    target_figures,
+    window_means,
+)
 
 # ---------------------------------------------------------------- percentiles
 

@@ -4,13 +4,13 @@ import sys
 
 import yaml
 
-from deescalate.tools.build import ROOT, ensure_model
+from deescalate.tools.build import ROOT
 
 
-def test_conversation_stories_pass(tmp_path):
+def test_conversation_stories_pass(tmp_path, trained_model):
     out = tmp_path / "results"
     result = subprocess.run(
-        [sys.executable, "-m", "rasa", "test", "core", "--model", str(ensure_model()),
+        [sys.executable, "-m", "rasa", "test", "core", "--model", str(trained_model),
          "--stories", str(ROOT / "tests" / "conversations"), "--out", str(out), "--fail-on-prediction-errors"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )

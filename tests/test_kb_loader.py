@@ -5,9 +5,9 @@ import sys
 import pytest
 import yaml
 
-from deescalate.tools.build import ROOT
 from deescalate.contract import CAUSE_DOMAINS, EMOTIONS, ESCALATIONS, STAGES
 from deescalate.kb import KBError, load_kb
+from deescalate.tools.build import ROOT
 
 
 def _edit(path, change):

@@ -5,7 +5,7 @@ so a data or pipeline change that breaks understanding fails CI.
 """
 import pytest
 
-from deescalate.tools.build import ROOT, ensure_model
+from deescalate.tools.build import ROOT
 from deescalate.tools.evaluate import evaluate, load_floors
 
 FLOORS = load_floors()["own_split"]          # deescalate/tools/floors.yml, shared with `make retrain`
@@ -13,8 +13,8 @@ MAX_TRADITIONAL_GAP = load_floors()["max_traditional_gap"]
 
 
 @pytest.fixture(scope="module")
-def report():
-    return evaluate(ensure_model(), ROOT / "tests" / "nlu_test")
+def report(trained_model):
+    return evaluate(trained_model, ROOT / "tests" / "nlu_test")
 
 
 @pytest.mark.parametrize("metric", sorted(FLOORS))

@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from deescalate.privacy import Masker, install_log_masking
+from tests.conftest import examples
 
 MASKER = Masker()
-EXAMPLES = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 PROVINCES = [11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
              50, 51, 52, 53, 54, 61, 62, 63, 64, 65]
@@ -285,7 +286,7 @@ def test_several_secrets_in_one_text_all_go_and_words_keep_their_place(secrets, 
     text = "".join(parts)
     result = MASKER.mask_with_spans(text)
     assert len(result.findings) == len(secrets)
-    for written, digits in secrets:
+    for written, _digits in secrets:
         assert written not in result.text
     for start, end, word in word_spans:  # offsets move with the masking (entity spans stay right)
         new_start, new_end = result.span(start, end)

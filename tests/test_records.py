@@ -6,29 +6,29 @@ import datetime as dt
 import json
 import re
 import sqlite3
-import uuid
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import inspect
 
 from deescalate import purge as purge_module
-from deescalate.tools.build import ROOT
 from deescalate.cases import overdue_cases, save_person_edit
 from deescalate.channels.assist import case_record
 from deescalate.db.migrate import upgrade
 from deescalate.db.models import Case
 from deescalate.db.session import get_engine, session_factory
+from deescalate.tools.build import ROOT
 from deescalate.tracker_store import MaskingSQLTrackerStore, stored_events
+from tests.conftest import examples
 from tests.test_privacy import bank_cards, mobiles, resident_ids
 
-STORE_EXAMPLES = settings(max_examples=60, deadline=None,
+STORE_EXAMPLES = settings(max_examples=examples(60), deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 

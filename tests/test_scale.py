@@ -15,23 +15,27 @@ import pytest
 from deescalate.tools.build import ROOT
 from deescalate.tools.scale import ScaleSettings, ensure_packages
 
-RESULTS = ROOT / "results" / "scale.json"
+pytestmark = pytest.mark.scale
 RUN_LIMIT_SECONDS = 900     # the load test bounds itself at 540 s of driving plus start-up
 
 
 @pytest.fixture(scope="module")
-def load_test() -> dict:
-    settings = ScaleSettings.from_yaml()
+def load_test(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    workdir = tmp_path_factory.mktemp("scale")
+    results = workdir / "scale.json"
+    # Data, logs, the result file and the token stay out of the working tree.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCALE_DATA_DIR": str(workdir / "var"),
+           "LOAD_RESULTS": str(results), "ASSIST_API_TOKEN": "test-token-" + workdir.name}
+    settings = ScaleSettings.from_yaml(env=env)
     try:
         ensure_packages(settings)
     except (subprocess.CalledProcessError, FileNotFoundError) as error:
         pytest.skip(f"PostgreSQL, Redis or haproxy could not be installed from Debian: {error}")
-    RESULTS.unlink(missing_ok=True)
     run = subprocess.run([sys.executable, "-m", "deescalate.tools.loadtest"], cwd=ROOT, timeout=RUN_LIMIT_SECONDS,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+                         env=env, capture_output=True, text=True)
     print(run.stdout[-4000:], run.stderr[-4000:])
-    assert RESULTS.exists(), run.stderr[-2000:]
-    result = json.loads(RESULTS.read_text(encoding="utf-8"))
+    assert results.exists(), run.stderr[-2000:]
+    result = json.loads(results.read_text(encoding="utf-8"))
     result["exit_code"] = run.returncode
     return result
 

@@ -18,7 +18,6 @@ import logging
 import os
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
-
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker

@@ -5,7 +5,7 @@ SQLite by default, PostgreSQL in deployment. Schema changes go through
 Alembic migrations in migrations/.
 """
 import datetime as dt
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import declarative_base

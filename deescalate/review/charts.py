@@ -108,7 +108,7 @@ def stacked_columns(days: Sequence[str], series: Sequence[Tuple[str, str, str]],
     if not any(totals):
         _text(svg, left + plot_w / 2, top + plot_h / 2, "暂无数据", "middle", MUTED)
     x = left
-    for key, label, colour in series:
+    for _key, label, colour in series:
         ET.SubElement(svg, "rect", {"x": f"{x:.1f}", "y": "8", "width": "12", "height": "12", "fill": colour})
         _text(svg, x + 16, 18, label, size=12)
         x += 22 + 13 * len(label) + 12

@@ -7,7 +7,7 @@ LOAD_CASES concurrent cases (200) of LOAD_TURNS customer turns (10) each
 through haproxy, and when LOAD_KILL_AT (0.5) of all turns are answered kills
 one Rasa instance with SIGKILL and starts it again. Then it checks the
 PostgreSQL tracker store and case table (deescalate/tools/loadcheck.py), prints
-the counts, writes results/scale.json, and stops the stack if it started it
+the counts, writes results/scale.json (LOAD_RESULTS moves it), and stops the stack if it started it
 (LOAD_KEEP=1 keeps it). Exit code 0 only when the check passes.
 
 Each case sends its turns one after another, as a hotline does. Retry
@@ -40,8 +40,17 @@ import yaml
 
 from deescalate.tools.build import ROOT
 from deescalate.tools.loadcheck import CheckReport, ClientCase, check, turn_text
-from deescalate.tools.scale import (ScaleSettings, down, is_up, kill_instance, load_state, save_state,
-                              start_rasa_instance, up, wait_rasa)
+from deescalate.tools.scale import (
+    ScaleSettings,
+    down,
+    is_up,
+    kill_instance,
+    load_state,
+    save_state,
+    start_rasa_instance,
+    up,
+    wait_rasa,
+)
 
 RESULTS = ROOT / "results" / "scale.json"
 UTTERANCE_FILES = ROOT / "tests" / "nlu_test"
@@ -263,10 +272,11 @@ def main() -> int:
     try:
         report = check(state["db_url"], run.prefix, client_cases(run))
         result = summary(run, report, duration)
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        results = Path(os.environ.get("LOAD_RESULTS") or RESULTS)   # the test suite writes elsewhere
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
         print_summary(result)
-        print(f"  written to {RESULTS.relative_to(ROOT)}")
+        print(f"  written to {results}")
     finally:
         if started_here and os.environ.get("LOAD_KEEP") != "1":
             down(scale)

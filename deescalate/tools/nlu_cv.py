@@ -67,10 +67,10 @@ def load_examples(data: Path, label: str) -> List[Example]:
     from rasa.shared.nlu.training_data.loading import load_data
 
     import deescalate.nlu.spacy_tokenizer  # noqa: F401  (registers the jieba tokenizer)
-    from deescalate.tools.build import build_spacy
     from deescalate.nlu.emotion import example_emotion
     from deescalate.nlu.ngram_classifier import token_features
     from deescalate.nlu.normalizer import normalize_text
+    from deescalate.tools.build import build_spacy
 
     nlp = spacy.load(build_spacy())
     label_of: Callable[[Any], Optional[str]] = example_emotion if label == "emotion" else lambda m: m.get("intent")

@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
@@ -46,9 +46,11 @@ class ScaleSettings:
     action_ports: List[int]
 
     @classmethod
-    def from_yaml(cls, path: Path = SETTINGS_FILE) -> "ScaleSettings":
+    def from_yaml(cls, path: Path = SETTINGS_FILE, env: Optional[Mapping[str, str]] = None) -> "ScaleSettings":
+        """The settings file; SCALE_DATA_DIR (environment) moves data_dir, as the test suite does."""
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return cls(data_dir=ROOT / data["data_dir"], packages=dict(data["packages"]),
+        data_dir = (os.environ if env is None else env).get("SCALE_DATA_DIR") or ROOT / data["data_dir"]
+        return cls(data_dir=Path(data_dir), packages=dict(data["packages"]),
                    postgres=dict(data["postgres"]), redis=dict(data["redis"]),
                    haproxy=dict(data["haproxy"]), rasa_ports=[int(p) for p in data["rasa_ports"]],
                    action_ports=[int(p) for p in data["action_ports"]])

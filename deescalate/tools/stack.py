@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from deescalate.tools.build import ROOT, ensure_model
 from deescalate.db.migrate import upgrade
+from deescalate.tools.build import ROOT, ensure_model
 from deescalate.tools.serving import ServingError, serving_model
 
 ENV_FILE = ROOT / ".env"

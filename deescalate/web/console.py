@@ -18,7 +18,15 @@ from deescalate.db.models import CASE_STATUSES
 from deescalate.kb.labels import labels
 from deescalate.validation import json_object, valid_case_id
 from deescalate.web.assist_client import call_assist, close_client, open_client
-from deescalate.web.auth import CsrfError, add_security_headers, check_csrf, db_session, render, require_role, wants_html
+from deescalate.web.auth import (
+    CsrfError,
+    add_security_headers,
+    check_csrf,
+    db_session,
+    render,
+    require_role,
+    wants_html,
+)
 from deescalate.web.console_cases import case_snapshot, high_risk_cases, live_cases, load_case, overdue_summaries
 
 bp = Blueprint("console")

@@ -24,15 +24,24 @@ from deescalate.assist.taboo import TabooChecker
 from deescalate.contract import CAUSES, CONVERSATION_INTENTS, DOMAINS, EMOTIONS, ESCALATIONS
 from deescalate.db.models import CASE_STATUSES, Case
 from deescalate.db.session import session_factory
-from deescalate.review import charts
-from deescalate.review.export import corrections_dir, export_corrections
-from deescalate.review.queries import (EARLIEST_DAY, LATEST_DAY, CaseFilters, CorrectionError, case_events,
-                                       case_page, corrections_of_case, pending_corrections, save_correction,
-                                       utc_to_local)
-from deescalate.review.stats import dashboard
-from deescalate.review.transcript import build_transcript
 from deescalate.kb import KB_DIR
 from deescalate.kb.labels import labels
+from deescalate.review import charts
+from deescalate.review.export import corrections_dir, export_corrections
+from deescalate.review.queries import (
+    EARLIEST_DAY,
+    LATEST_DAY,
+    CaseFilters,
+    CorrectionError,
+    case_events,
+    case_page,
+    corrections_of_case,
+    pending_corrections,
+    save_correction,
+    utc_to_local,
+)
+from deescalate.review.stats import dashboard
+from deescalate.review.transcript import build_transcript
 from deescalate.validation import valid_case_id
 from deescalate.web.auth import CsrfError, add_security_headers, check_csrf, db_session, render, require_role
 

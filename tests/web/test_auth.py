@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from deescalate.tools.build import ROOT
 from deescalate.db.migrate import upgrade
 from deescalate.db.models import User
 from deescalate.db.session import session_factory
+from deescalate.tools.build import ROOT
 from deescalate.web import auth
 
 

@@ -7,11 +7,11 @@ a refused correction, 302 to /login for anonymous pages), or a 200 whose echo
 of the input is escaped; never a 500. A refused state-changing request leaves
 the cases, corrections, users and events tables exactly as they were.
 """
-import hashlib
-import html
-import hmac
 import base64
 import dataclasses
+import hashlib
+import hmac
+import html
 import json
 import re
 import sqlite3
@@ -655,7 +655,7 @@ def correction_error(reply: requests.Response) -> str:
 
 LABELS = "请从列表中选择意图和情绪。"
 NOT_A_TURN = "这条记录不是本案件的客户发言。"
-CORRECT = f"/review/case/{{case}}/correct"
+CORRECT = "/review/case/{case}/correct"
 REVIEW_POSTS = [
     (Hostile("intent outside the contract", "POST", CORRECT, 303, role="trainer",
              data={"event_id": "{user_event}", "intent": "drop_tables", "emotion": "angry"}), LABELS),

@@ -7,13 +7,13 @@ import time
 from typing import Any, Dict, Iterator, List
 
 import pytest
+import socketio
 import yaml
 from aiohttp import web as aioweb
 from playwright.sync_api import expect
-import socketio
 
 from deescalate.tools.stack import free_port
-from tests.conftest import ARTIFACTS, ROOT, screenshot
+from tests.conftest import ROOT, artifact, screenshot
 
 REPLY_TIMEOUT = 60000      # ms: a turn goes through the NLU, the action server and back
 WIDGET = "#deescalate-chat-widget"
@@ -139,8 +139,7 @@ def test_phone_viewport_is_full_screen(web: Any, browser: Any) -> None:
         expect(page.locator(f"{WIDGET} .launcher")).to_be_hidden()
         say(page, "信用卡年费没说清楚就扣了我两百块")
         expect(page.locator(f"{WIDGET} textarea")).to_be_in_viewport()
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "widget_phone_open.png"))   # the screen, as the phone shows it
+        page.screenshot(path=str(artifact("widget_phone_open")))   # the screen, as the phone shows it
         page.locator(f"{WIDGET} .close").tap()
         expect(panel).to_be_hidden()
         expect(page.locator(f"{WIDGET} .launcher")).to_be_visible()

@@ -11,10 +11,9 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from deescalate.tools.bench.settings import FLOOR_BUILD, FLOOR_DIR, LOOPBACK, BenchError
 from deescalate.tools.build import ROOT, input_hash
 from deescalate.tools.stack import free_port, wait_for
-from deescalate.tools.bench.settings import BenchError, FLOOR_BUILD, FLOOR_DIR, LOOPBACK
-
 
 # ---------------------------------------------------------------- processes and memory
 

@@ -148,7 +148,7 @@ async def drive(model: Path, endpoints_file: Path, env: Dict[str, str], texts: L
     os.environ.update(env)
     agent = await load_agent(model_path=str(model), endpoints=AvailableEndpoints.read_endpoints(str(endpoints_file)))
     turns = []
-    for number, text in enumerate(texts):
+    for text in texts:
         RECORDER.turn.clear()
         began = time.perf_counter()
         await agent.handle_message(UserMessage(text, CollectingOutputChannel(), f"profile-{channel}",

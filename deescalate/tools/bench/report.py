@@ -2,9 +2,6 @@
 
 from typing import Any, Dict, Iterator, List
 
-from deescalate.tools.bench.settings import ratio
-
-
 # ---------------------------------------------------------------- the table
 
 def latency_rows(single: Dict[str, Dict[str, float]]) -> Iterator[str]:

@@ -38,18 +38,31 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import aiohttp
 
-from deescalate.tools.build import ROOT
-from deescalate.tools.stack import Stack, free_port
-from deescalate.tools.bench.settings import (FLOOR_TEXT, LOOPBACK, RESULTS, UTTERANCE_DIR, BenchError, Deadline,
-                                             evaluate_targets, load_settings, load_utterances, ratio, summarize,
-                                             target_figures, window_means)
 from deescalate.tools.bench.processes import FloorBot, base_env, run_bounded, tree_memory_mib
 from deescalate.tools.bench.report import table
+from deescalate.tools.bench.settings import (
+    FLOOR_TEXT,
+    LOOPBACK,
+    RESULTS,
+    UTTERANCE_DIR,
+    BenchError,
+    Deadline,
+    evaluate_targets,
+    load_settings,
+    load_utterances,
+    ratio,
+    summarize,
+    target_figures,
+    window_means,
+)
+from deescalate.tools.build import ROOT
+from deescalate.tools.stack import Stack, free_port
 
 
 @dataclass(frozen=True)
