@@ -140,7 +140,7 @@ def slots(events: Iterable[EventLike]) -> Dict[str, Any]:
     values: Dict[str, Any] = {}
     for event in map(_stored, events):
         if event.kind == "slot":
-            values[event.data.get("name")] = event.data.get("value")
+            values[str(event.data.get("name"))] = event.data.get("value")
     return values
 
 

@@ -242,7 +242,10 @@ class Masker:
 
     def _numbers_in_run(self, shadow: str, scripts: Sequence[Optional[str]],
                         start: int, end: int) -> List[Finding]:
-        digits, positions, chunks, kinds = [], [], [], []
+        digits: List[str] = []
+        positions: List[int] = []
+        chunks: List[int] = []
+        kinds: List[Optional[str]] = []
         chunk, last_script = 0, None
         for index in range(start, end):
             char = shadow[index]
@@ -304,7 +307,7 @@ class Masker:
     # -- text rules --------------------------------------------------------
 
     def _rule_findings(self, shadow: str) -> List[Finding]:
-        found = []
+        found: List[Finding] = []
         for rule in self.settings.patterns:
             found.extend(Finding(m.start(), m.end(), rule.kind, "") for m in rule.pattern.finditer(shadow))
         for rule in self.settings.keywords:

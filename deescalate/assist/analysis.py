@@ -51,7 +51,7 @@ def parse_turn(parse: Dict[str, Any]) -> ParsedTurn:
     amounts = [e.get("value") for e in entities if e.get("entity") == "amount"]
     amounts = [int(v) for v in amounts if isinstance(v, (int, float)) or str(v).isdigit()]
     products = [str(e.get("value")) for e in entities if e.get("entity") == "product" and e.get("value")]
-    emotion_name = emotion.get("name") if emotion.get("name") in EMOTIONS else "calm"
+    emotion_name = str(emotion["name"]) if emotion.get("name") in EMOTIONS else "calm"
     return ParsedTurn(
         text=parse.get("text") or "",
         intent=intent.get("name") or FALLBACK_INTENT,

@@ -22,6 +22,11 @@ _ORDINAL = re.compile(r"第\s*([一二两三四1-4])|([一二两三四1-4])\s*[�
 _ORDINAL_VALUE = {"一": 0, "1": 0, "二": 1, "两": 1, "2": 1, "三": 2, "3": 2, "四": 3, "4": 3}
 
 
+def _risk_fields(risk: Dict[str, Any]) -> Dict[str, Any]:
+    """assist.yml's risk section as RiskSettings fields (YAML lists become tuples)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in risk.items()}
+
+
 @dataclass
 class AssistSettings:
     max_suggestions: int
@@ -39,7 +44,7 @@ class AssistSettings:
         return cls(
             max_suggestions=int(data["max_suggestions"]),
             plans=data["plans"],
-            risk=RiskSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in risk.items()}),
+            risk=RiskSettings(**_risk_fields(risk)),
             money_demands=list(data["money_demands"]),
             customer_channels=list(data["customer_channels"]),
             remember_suggestions=int(data.get("remember_suggestions", 40)),

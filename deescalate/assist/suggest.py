@@ -57,7 +57,7 @@ class SuggestionBuilder:
         return True
 
     def _cause_source(self) -> str:
-        return self.ctx.kb.source(self.ctx.cause)
+        return self.ctx.kb.source(self.ctx.cause or "")
 
     def empathy(self) -> bool:
         lines = self.ctx.kb.empathy["emotions"][self.ctx.emotion]["lines"]
@@ -65,7 +65,7 @@ class SuggestionBuilder:
 
     def restate(self) -> bool:
         entry = self.ctx.entry
-        return bool(entry) and self._pick("empathy", entry["restate"], self._cause_source())
+        return entry is not None and self._pick("empathy", entry["restate"], self._cause_source())
 
     def situation(self) -> bool:
         added = False
@@ -110,7 +110,7 @@ class SuggestionBuilder:
 
     def commitment(self) -> bool:
         entry = self.ctx.entry
-        return bool(entry) and self._pick("commitment", entry["commitments"], self._cause_source())
+        return entry is not None and self._pick("commitment", entry["commitments"], self._cause_source())
 
     def stage_line(self) -> bool:
         stage = self.ctx.stage

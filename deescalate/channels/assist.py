@@ -92,7 +92,7 @@ def valid_sender(body: Dict[str, Any]) -> str:
     if not valid_case_id(sender):
         raise RequestError(400, "invalid_sender",
                            "`sender` must be a case id of 1-128 letters, digits or _.:@-")
-    return sender
+    return str(sender)
 
 
 def valid_text(body: Dict[str, Any], key: str) -> str:

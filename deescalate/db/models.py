@@ -10,7 +10,7 @@ from typing import Any, Dict
 from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
-Base = declarative_base()
+Base: Any = declarative_base()   # SQLAlchemy 1.4 without its mypy plugin
 
 ROLES = ("agent", "supervisor", "trainer", "admin")
 CASE_STATUSES = ("open", "in_progress", "awaiting_approval", "resolved", "closed")

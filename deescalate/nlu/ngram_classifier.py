@@ -77,7 +77,7 @@ class LinearModel:
         self.sigmoid_a, self.sigmoid_b = sigmoid_a, sigmoid_b
 
     @classmethod
-    def fit(cls, features: Any, labels: List[str], C: float, folds: int) -> "LinearModel":
+    def fit(cls, features: Any, labels: Any, C: float, folds: int) -> "LinearModel":
         """A class-balanced LinearSVC, Platt-scaled on `folds`-fold cross-validated scores."""
         labels = np.asarray(labels)
         smallest = min(np.sum(labels == label) for label in set(labels))
@@ -129,16 +129,22 @@ class NgramModel:
         return self
 
     @property
+    def fitted(self) -> LinearModel:
+        if self.linear is None:
+            raise RuntimeError("the n-gram model is used before it was fitted or loaded")
+        return self.linear
+
+    @property
     def classes(self) -> List[str]:
-        return self.linear.classes
+        return self.fitted.classes
 
     def predict_proba(self, texts: List[str], tokens: List[List[str]]) -> np.ndarray:
-        return self.linear.predict_proba(self.features(texts, tokens))
+        return self.fitted.predict_proba(self.features(texts, tokens))
 
     def save(self, directory: Path) -> None:
         meta = {"char_vocabulary": {k: int(v) for k, v in self.char.vocabulary_.items()},
                 "word_vocabulary": {k: int(v) for k, v in self.word.vocabulary_.items()},
-                "classes": self.linear.classes}
+                "classes": self.fitted.classes}
         (directory / _META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         np.savez(directory / _ARRAYS_FILE, char_idf=self.char.idf_, word_idf=self.word.idf_,
                  **{name: getattr(self.linear, name) for name in LinearModel.ARRAYS})
@@ -184,7 +190,7 @@ class NgramClassifier(GraphComponent):
     # Learning and predicting --------------------------------------------------
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT) and self.label_of(m)]
-        labels = [self.label_of(m) for m in examples]
+        labels = [str(self.label_of(m)) for m in examples]
         if len(set(labels)) < 2:
             logger.warning("%s: fewer than two labels in the data; not trained.", type(self).__name__)
             return self._resource

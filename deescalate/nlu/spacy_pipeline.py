@@ -5,6 +5,8 @@ The pipeline is `spacy.blank("zh")` with the jieba tokenizer carrying our
 domain words and an EntityRuler of escalation threats and products. It is
 built from YAML on every machine; no spaCy model is downloaded.
 """
+from typing import Any
+
 import spacy
 from spacy.language import Language
 
@@ -14,8 +16,9 @@ from deescalate.nlu.spacy_tokenizer import TOKENIZER_NAME
 
 def build_pipeline(lexicon: Lexicon) -> Language:
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER_NAME}}})
-    nlp.tokenizer.add_words(lexicon.user_words())
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    tokenizer: Any = nlp.tokenizer      # our jieba tokenizer (spacy_tokenizer.py)
+    tokenizer.add_words(lexicon.user_words())
+    ruler: Any = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
     ruler.add_patterns(lexicon.entity_patterns())
     nlp.meta["name"] = "deescalate_zh"
     nlp.meta["description"] = "Blank Chinese pipeline with jieba and complaint entity patterns"

@@ -35,7 +35,7 @@ def utc_to_local(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
 
 
 def _choice(value: Optional[str], allowed: Sequence[str]) -> str:
-    return value if value in allowed else ""
+    return value if value is not None and value in allowed else ""
 
 
 # Days a filter may name: their local midnight and the day after stay representable.

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterable, List
+from typing import Any, Iterable, List
 
 ROOT = Path(__file__).resolve().parents[2]
 LEXICON = ROOT / "data" / "nlu" / "lexicon.yml"
@@ -65,7 +65,8 @@ def build_spacy() -> Path:
     lexicon = load_lexicon(LEXICON)
     lexicon.annotated_escalations = annotated_phrases(training_files, entity="escalation")
     nlp = build_pipeline(lexicon)
-    nlp.tokenizer.add_words(annotated_phrases(training_files))
+    tokenizer: Any = nlp.tokenizer      # our jieba tokenizer (spacy_tokenizer.py)
+    tokenizer.add_words(annotated_phrases(training_files))
     if SPACY_DIR.exists():
         shutil.rmtree(SPACY_DIR)
     SPACY_DIR.parent.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,7 @@ def entity_values(entities: List[Dict[str, Any]], name: str) -> Counter:
     return Counter(str(e.get("value")) for e in entities if e.get("entity") == name)
 
 
-def entity_scores(gold: List[Dict[str, Any]], predicted: List[Dict[str, Any]], name: str) -> Dict[str, float]:
+def entity_scores(gold: List[List[Dict[str, Any]]], predicted: List[List[Dict[str, Any]]], name: str) -> Dict[str, float]:
     """Value-level precision/recall/F1 of one entity over all examples (a value counted once per example)."""
     tp = fp = fn = 0
     for g, p in zip(gold, predicted):

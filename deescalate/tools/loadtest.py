@@ -142,7 +142,8 @@ async def send_turn(session: aiohttp.ClientSession, run: Run, case_id: str, turn
                     turn.replayed = json.loads(content).get("replayed") is True
                     turn.answered, turn.served_by, turn.answered_at = True, reply.headers.get("X-Served-By", ""), run.now()
                     run.answered += 1
-                    run.progress.set()
+                    if run.progress is not None:
+                        run.progress.set()
                     return
                 error = f"http_{reply.status}"
                 if reply.status not in RETRY_STATUSES:
@@ -172,9 +173,11 @@ async def run_case(session: aiohttp.ClientSession, run: Run, index: int) -> None
 
 async def kill_and_restart(run: Run, scale: ScaleSettings, total: int) -> None:
     """SIGKILL one Rasa instance once `kill_at` of the turns are answered, then start it again."""
+    progress = run.progress
+    assert progress is not None, "made by the run before the turns are sent"
     while run.answered < total * run.settings.kill_at:
-        run.progress.clear()
-        await run.progress.wait()
+        progress.clear()
+        await progress.wait()
     state = load_state(scale)
     pid = state["pids"][KILLED]
     run.kill.update({"instance": KILLED, "pid": pid, "answered_before": run.answered, "killed_at": run.now()})

@@ -46,7 +46,7 @@ def component_config(label: str, config_file: Path = ROOT / "config.yml") -> Dic
     from deescalate.nlu.ngram_classifier import NgramClassifier
 
     pipeline = yaml.safe_load(config_file.read_text(encoding="utf-8"))["pipeline"]
-    entry = next((c for c in pipeline if c.get("name") == COMPONENTS[label]), {})
+    entry: Dict[str, Any] = next((c for c in pipeline if c.get("name") == COMPONENTS[label]), {})
     return {**NgramClassifier.get_default_config(), **{k: v for k, v in entry.items() if k != "name"}}
 
 
@@ -81,7 +81,7 @@ def load_examples(data: Path, label: str) -> List[Example]:
                 continue
             text = normalize_text(message.get("text"))
             tokens = token_features(token.text for token in nlp.make_doc(text))
-            examples.append(Example(text, tokens, label_of(message), writer_of(message, path)))
+            examples.append(Example(text, tokens, str(label_of(message)), writer_of(message, path)))
     return examples
 
 

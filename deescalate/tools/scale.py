@@ -111,6 +111,14 @@ def pg_program(name: str) -> Optional[str]:
     return found[-1] if found else shutil.which(name)
 
 
+def pg_binary(name: str) -> str:
+    """pg_program, or a clear error when PostgreSQL's server programs are missing."""
+    program = pg_program(name)
+    if program is None:
+        raise FileNotFoundError(f"{name}: PostgreSQL's server programs are missing (make scale-up installs them)")
+    return program
+
+
 def missing_packages(settings: ScaleSettings) -> List[str]:
     missing = []
     for program, package in settings.packages.items():
@@ -175,16 +183,16 @@ def start_postgres(settings: ScaleSettings, state: Dict[str, Any]) -> str:
     if not (dirs["data"] / "PG_VERSION").exists():
         # Unix socket: trust, but the socket's folder is open to the owner only.
         subprocess.run(_as_db_owner(settings, [
-            pg_program("initdb"), "-D", str(dirs["data"]), "-U", "postgres", "-E", "UTF8",
+            pg_binary("initdb"), "-D", str(dirs["data"]), "-U", "postgres", "-E", "UTF8",
             "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256"]),
             check=True, stdout=subprocess.DEVNULL)
-    status = subprocess.run(_as_db_owner(settings, [pg_program("pg_ctl"), "status", "-D", str(dirs["data"])]),
+    status = subprocess.run(_as_db_owner(settings, [pg_binary("pg_ctl"), "status", "-D", str(dirs["data"])]),
                             capture_output=True)
     if status.returncode != 0:
         options = (f"-c listen_addresses={LOOPBACK} -p {pg['port']} "
                    f"-c unix_socket_directories={dirs['socket']} -c max_connections={pg['max_connections']}")
         subprocess.run(_as_db_owner(settings, [
-            pg_program("pg_ctl"), "start", "-w", "-D", str(dirs["data"]), "-l",
+            pg_binary("pg_ctl"), "start", "-w", "-D", str(dirs["data"]), "-l",
             str(dirs["log"] / "postgres.log"), "-o", options]), check=True, stdout=subprocess.DEVNULL)
     password = state.get("db_password") or secrets.token_urlsafe(18)
     state["db_password"] = password
@@ -199,7 +207,7 @@ def start_postgres(settings: ScaleSettings, state: Dict[str, Any]) -> str:
 def stop_postgres(settings: ScaleSettings) -> None:
     data = _pg_dirs(settings)["data"]
     if (data / "postmaster.pid").exists():
-        subprocess.run(_as_db_owner(settings, [pg_program("pg_ctl"), "stop", "-D", str(data), "-m", "fast"]),
+        subprocess.run(_as_db_owner(settings, [pg_binary("pg_ctl"), "stop", "-D", str(data), "-m", "fast"]),
                        check=False, stdout=subprocess.DEVNULL)
 
 
@@ -316,8 +324,11 @@ def start_haproxy(settings: ScaleSettings) -> None:
 # ---------------------------------------------------------------- Rasa and action servers
 
 def _stack(settings: ScaleSettings, state: Dict[str, Any], name: str, **ports: int) -> Stack:
-    return Stack(db_url=state["db_url"], token=state["token"], log_dir=settings.log_dir / name,
-                 model=Path(state["model"]), extra_env={"REDIS_URL": state["redis_url"]}, **ports)
+    stack = Stack(db_url=state["db_url"], token=state["token"], log_dir=settings.log_dir / name,
+                  model=Path(state["model"]), extra_env={"REDIS_URL": state["redis_url"]})
+    for port_name, port in ports.items():     # rasa_port, action_port
+        setattr(stack, port_name, port)
+    return stack
 
 
 def start_action_server(settings: ScaleSettings, state: Dict[str, Any], index: int) -> int:

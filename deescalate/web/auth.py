@@ -25,7 +25,7 @@ import secrets
 import time
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Callable, Coroutine, Deque, Dict, Optional, Tuple
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Blueprint, response
@@ -316,7 +316,7 @@ def _quote(text: str) -> str:
     return quote(text, safe="/")
 
 
-Handler = Callable[..., Awaitable[HTTPResponse]]
+Handler = Callable[..., Coroutine[Any, Any, Optional[HTTPResponse]]]
 
 
 def require_role(*roles: str) -> Callable[[Handler], Handler]:
@@ -331,7 +331,7 @@ def require_role(*roles: str) -> Callable[[Handler], Handler]:
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
-        async def wrapped(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        async def wrapped(request: Request, *args: Any, **kwargs: Any) -> Optional[HTTPResponse]:
             user = current_user(request)
             if user is None:
                 if wants_html(request):

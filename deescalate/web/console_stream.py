@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 
 from sanic import Blueprint
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from deescalate.validation import valid_case_id
 from deescalate.web.auth import add_security_headers, require_role
@@ -45,7 +46,7 @@ def sse(event: str, data: Any, event_id: Optional[int] = None) -> str:
 
 @bp.get("/console/stream")
 @require_role(*AGENT_ROLES)
-async def stream(request: Request) -> None:
+async def stream(request: Request) -> Optional[HTTPResponse]:
     """Server-sent events: `turn` and `assist` items of a case (`?case=`), `record`
     when the case row changes, `queue` (with `?queue=1`) and `high_risk` (for
     supervisors) whenever they change. Reads the database every POLL_SECONDS."""
@@ -89,3 +90,4 @@ async def stream(request: Request) -> None:
             last_sent = time.monotonic()
         await asyncio.sleep(POLL_SECONDS)
     await resp.eof()
+    return None

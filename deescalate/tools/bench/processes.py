@@ -38,7 +38,8 @@ def process_tree(pid: int, parents: Dict[int, int]) -> List[int]:
     children: Dict[int, List[int]] = {}
     for child, parent in parents.items():
         children.setdefault(parent, []).append(child)
-    tree, todo = [], [pid]
+    tree: List[int] = []
+    todo = [pid]
     while todo and len(tree) < len(parents) + 1:   # bounded even if /proc changed under us
         current = todo.pop()
         tree.append(current)

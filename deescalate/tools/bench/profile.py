@@ -177,11 +177,11 @@ def ours(workdir: Path, texts: List[str]) -> List[Dict[str, float]]:
 def floor(workdir: Path, texts: List[str]) -> List[Dict[str, float]]:
     bot = FloorBot("action", workdir)
     try:
-        bot.ensure_model(600)
+        model, _ = bot.ensure_model(600)
         bot.start_actions()
         wait_for(f"{bot.action_url}/health", 240, list(bot.processes.values()), workdir / "log")
         env = {k: bot.env()[k] for k in ("ACTION_ENDPOINT_URL", "FLOOR_DB_PATH")}
-        return asyncio.run(drive(bot.model, FLOOR_DIR / "endpoints.yml", env, texts, "rest"))
+        return asyncio.run(drive(model, FLOOR_DIR / "endpoints.yml", env, texts, "rest"))
     finally:
         for process in bot.processes.values():
             stop_group(process)

@@ -214,9 +214,15 @@ class Servers:
         if errors:
             raise BenchError(f"could not stop every server: {errors[0]}")
 
+    @property
+    def started(self) -> Stack:
+        if self.stack is None:
+            raise BenchError("the servers are not started")
+        return self.stack
+
     def endpoints(self) -> Dict[str, Endpoint]:
         auth = {"Authorization": f"Bearer {self.token}"}
-        rasa = self.stack.rasa_url
+        rasa = self.started.rasa_url
         return {
             "assist": Endpoint("assist", f"{rasa}/webhooks/assist/webhook", "assist", auth),
             "floor_parse": Endpoint("floor_parse", f"{rasa}/model/parse?token={self.token}", "parse"),
@@ -227,14 +233,15 @@ class Servers:
 
     def tracker_urls(self) -> Dict[str, str]:
         """Rasa's tracker endpoint of each server, with a `{}` for the case id."""
-        return {"assist": f"{self.stack.rasa_url}/conversations/{{}}/tracker?token={self.token}",
+        return {"assist": f"{self.started.rasa_url}/conversations/{{}}/tracker?token={self.token}",
                 **{f"floor_{kind}": f"{floor.rasa_url}/conversations/{{}}/tracker"
                    for kind, floor in self.floors.items()}}
 
     def memory(self) -> Dict[str, Any]:
         """RSS of our servers (process trees) and, apart, of the floor bots."""
         names = {"rasa_sdk": "action_server", "rasa": "rasa", "deescalate.web.app": "web_server"}
-        ours = {names.get(p.args[2], p.args[2]): tree_memory_mib(p.pid) for p in self.stack.processes}
+        ours = {names.get(str(p.args[2]), str(p.args[2])): tree_memory_mib(p.pid)  # type: ignore[index]
+                for p in self.started.processes}
         floors = {f"floor_{kind}_{name}": tree_memory_mib(p.pid)
                   for kind, floor in self.floors.items() for name, p in floor.processes.items()}
         return {"servers": ours, "total_mib": round(sum(m["rss_mib"] for m in ours.values()), 1),
