@@ -22,7 +22,7 @@ from deescalate.db.migrate import upgrade
 from deescalate.db.models import Case, Correction, utcnow
 from deescalate.db.session import database_url, get_engine
 from deescalate.events import EVENTS
-from deescalate.privacy import PrivacySettings
+from deescalate.privacy_rules import PrivacySettings
 
 BATCH = 500
 
