@@ -125,7 +125,7 @@ retrain: $(STAMP)
 rollback: $(STAMP)
 	@$(PY) -m deescalate.tools.retrain rollback
 
-# Scale-out on one machine (README "Scale-out"): installs postgresql,
+# Scale-out on one machine (docs/operations.md "Scale-out"): installs postgresql,
 # redis-server and haproxy from Debian when missing; loopback ports only.
 scale-up: $(STAMP) model
 	@$(PY) -m deescalate.tools.scale up
