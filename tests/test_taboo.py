@@ -9,9 +9,9 @@ import yaml
 
 from deescalate.assist.taboo import TabooChecker
 from deescalate.assist.taboo_model import DraftsError, load_drafts
-from deescalate.tools.build import ROOT
 from deescalate.kb import check as kb_check
 from deescalate.kb.loader import load_kb
+from deescalate.tools.build import ROOT
 from deescalate.tools.taboo_eval import SEEDS, TARGETS, load_split, score, seed_phrases
 
 FAMILIES = ["hiding_behind_rules", "passing_the_buck", "blaming_customer", "impatience", "belittling",
