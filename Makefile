@@ -69,6 +69,8 @@ run: $(STAMP) model
 # Tiers (pytest.ini, tests/conftest.py): stack (servers or the model), browser, scale.
 # Screenshots go to $(TEST_ARTIFACTS) (outside the working tree).
 export TEST_ARTIFACTS ?= $(or $(TMPDIR),/tmp)/deescalate-test-artifacts
+# Hypothesis's example database and caches, also outside the working tree.
+export HYPOTHESIS_STORAGE_DIRECTORY ?= $(HOME)/.cache/deescalate/hypothesis
 test: $(STAMP) lint model browser
 	$(PY) -m pytest tests
 
@@ -79,8 +81,8 @@ test-fast: $(STAMP)
 LINT_CACHE := $(HOME)/.cache/deescalate/lint/$(notdir $(CURDIR))
 lint: $(STAMP)
 	RUFF_CACHE_DIR=$(LINT_CACHE)/ruff $(VENV)/bin/ruff check .
-	RUFF_CACHE_DIR=$(LINT_CACHE)/ruff $(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --cache-dir $(LINT_CACHE)/mypy
+	RUFF_CACHE_DIR=$(LINT_CACHE)/ruff $(VENV)/bin/ruff format --check --output-format concise .
 
 clean:
 	rm -rf build var .pytest_cache
