@@ -21,7 +21,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" $(sort $(wildcard $(PY
 help:
 	@echo "make run       install, train if needed, start every server, print the URLs"
 	@echo "make test      install, train if needed, lint, run the whole test suite (as CI does)"
-	@echo "make test-fast the unit tier only: no servers, no model, no browser (about 20 s)"
+	@echo "make test-fast the unit tier only: no servers, no model, no browser"
 	@echo "make lint      ruff (lint and format check) and mypy on deescalate/ and actions/"
 	@echo "make eval      evaluate the NLU (tests/nlu_test) and the taboo check (tests/data/taboo_test.yml): results/nlu/, results/taboo/"
 	@echo "make nlu-cv    cross-validate the intent and emotion classifiers' settings on the training data"
