@@ -64,7 +64,7 @@ class StoredCase:
     stamps: List[Optional[float]] = field(default_factory=list)   # of every row read
     dicts: List[Dict[str, Any]] = field(default_factory=list)     # every event that deserialises, as stored
     dict_stamps: List[Optional[float]] = field(default_factory=list)
-    state: Optional[DialogueStateTracker] = None
+    state: DialogueStateTracker = field(init=False)
 
     def __post_init__(self) -> None:
         self.state = self._new_state()
@@ -93,8 +93,8 @@ class StoredCase:
         """Count one row; True when it starts a later session."""
         self.row_count += 1
         self.stamps.append(timestamp)
-        starts = type_name == SessionStarted.type_name and timestamp is not None
-        if starts and (self.session_start is None or timestamp >= self.session_start):
+        starts = type_name == SessionStarted.type_name
+        if starts and timestamp is not None and (self.session_start is None or timestamp >= self.session_start):
             self.session_start = timestamp
             self.session_rows = sum(1 for stamp in self.stamps if _in_session(stamp, timestamp))
             return True

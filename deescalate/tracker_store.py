@@ -192,7 +192,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         await self.stream_events(tracker)
         sender_id = tracker.sender_id
         stored = self._cases.get(sender_id)
-        if stored is None and getattr(tracker, STORED_COUNT, 0):
+        if stored is None and int(getattr(tracker, STORED_COUNT, None) or 0):
             stored = self._refreshed(sender_id)    # given out, then forgotten: the case record needs it all
         with self.session_scope() as session:
             masked = [(event, mask_event(event.as_dict(), self.masker))
