@@ -68,7 +68,7 @@ class User(Base):
     id = Column(Integer, primary_key=True)
     username = Column(String(64), unique=True, nullable=False)
     display_name = Column(String(64))
-    password_hash = Column(String(256), nullable=False)        # scrypt, see deescalate/web/auth.py
+    password_hash = Column(String(256), nullable=False)        # scrypt, see deescalate/web/auth/passwords.py
     role = Column(String(16), nullable=False)                  # one of ROLES
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
@@ -90,3 +90,58 @@ class Correction(Base):
     trainer = Column(String(64), nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     exported_at = Column(DateTime)
+
+
+class WebSession(Base):
+    """A signed-in web session; every web-server instance reads the same rows.
+
+    The cookie holds the session id; the row holds its SHA-256, so a copy of
+    the table does not hand out sessions. Logging out deletes the row.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id_hash = Column(String(64), primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    expires_at = Column(DateTime, nullable=False, index=True)
+    address = Column(String(64))
+
+
+class LoginFailure(Base):
+    """One failed login, counted for the lockout by every instance."""
+
+    __tablename__ = "login_failures"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(128), nullable=False, index=True)  # as typed, cut to 128 characters
+    address = Column(String(64))
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+AUDIT_ACTIONS = ("queue", "overdue", "case", "case_list", "transcript", "export", "dashboard", "audit",
+                 "api_case")
+
+
+class AccessLog(Base):
+    """Who viewed which case, transcript, export or dashboard, and from where.
+
+    Written once per view and never updated: no web route changes or deletes
+    a row; only `make purge` removes rows older than the audit retention.
+    """
+
+    __tablename__ = "access_log"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    username = Column(String(64), nullable=False, index=True)
+    role = Column(String(16), nullable=False)
+    action = Column(String(16), nullable=False, index=True)   # one of AUDIT_ACTIONS
+    target = Column(String(256), index=True)                  # case id, export name, filters
+    address = Column(String(64))
+    path = Column(String(512))
+
+    def as_dict(self) -> Dict[str, Any]:
+        result = {c.name: getattr(self, c.name) for c in self.__table__.columns}
+        result["at"] = self.at.isoformat(timespec="seconds") if self.at else None
+        return result

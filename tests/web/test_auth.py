@@ -12,6 +12,7 @@ from deescalate.db.models import User
 from deescalate.db.session import session_factory
 from deescalate.tools.build import ROOT
 from deescalate.web import auth
+from deescalate.web.auth import accounts, sessions as web_sessions
 
 
 def test_password_hash_is_salted_scrypt_and_verifies():
@@ -31,7 +32,7 @@ def test_malformed_hashes_never_verify(stored):
 
 
 def test_session_cookie_is_signed_and_expires(monkeypatch):
-    monkeypatch.setattr(auth, "_secret_key", lambda: b"first-secret")
+    monkeypatch.setattr(web_sessions, "secret_key", lambda: b"first-secret")
     value = auth.encode_session({"sid": "abc", "uid": 7, "exp": time.time() + 60})
     assert auth.decode_session(value)["uid"] == 7
 
@@ -43,7 +44,7 @@ def test_session_cookie_is_signed_and_expires(monkeypatch):
     for junk in (None, "", "no-dot", "a.b.c"):
         assert auth.decode_session(junk) is None
 
-    monkeypatch.setattr(auth, "_secret_key", lambda: b"another-secret")
+    monkeypatch.setattr(web_sessions, "secret_key", lambda: b"another-secret")
     assert auth.decode_session(value) is None
 
 
@@ -73,7 +74,7 @@ def test_create_user_checks_role_name_password_and_duplicates(sessions):
 def test_ensure_admin_creates_one_admin_and_keeps_its_password(sessions, tmp_path, monkeypatch):
     url, factory = sessions
     env_file = tmp_path / ".env"
-    monkeypatch.setattr(auth, "ENV_FILE", env_file)
+    monkeypatch.setattr(accounts, "ENV_FILE", env_file)
     monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
     name, password = auth.ensure_admin(url)
     assert name == "admin" and password and len(password) >= 12
@@ -112,4 +113,4 @@ def test_templates_escape_what_they_show(tmp_path):
 
 
 def test_env_file_path_is_the_project_root():
-    assert auth.ENV_FILE == Path(ROOT) / ".env"
+    assert accounts.ENV_FILE == Path(ROOT) / ".env"

@@ -9,6 +9,7 @@ the cases, corrections, users and events tables exactly as they were.
 """
 import base64
 import dataclasses
+import datetime as dt
 import hashlib
 import hmac
 import html
@@ -479,7 +480,7 @@ def signed_cookie(secret: str, data: Any) -> str:
 
 def cookies_for(web: Any, servers: Any) -> Dict[str, str]:
     """Session cookies an attacker might try; 'control' is a genuine one built the same way."""
-    from deescalate.db.models import User
+    from deescalate.db.models import User, WebSession
     secret = servers.stack.extra_env["WEB_SECRET"]
     with web.sessions() as session:
         agent = session.query(User).filter_by(username=web.username("agent")).one()
@@ -487,6 +488,12 @@ def cookies_for(web: Any, servers: Any) -> Dict[str, str]:
     pv = hmac.new(secret.encode(), agent.password_hash.encode(), hashlib.sha256).hexdigest()[:16]
     future, past = int(time.time()) + 3600, int(time.time()) - 60
     genuine = {"sid": "s1", "exp": future, "uid": agent.id, "pv": pv}
+    with web.sessions() as session:               # the signed-in session every instance looks up
+        id_hash = hashlib.sha256(b"s1").hexdigest()
+        if session.get(WebSession, id_hash) is None:
+            session.add(WebSession(id_hash=id_hash, user_id=agent.id,
+                                   expires_at=dt.datetime.utcnow() + dt.timedelta(hours=1)))
+            session.commit()
     control = signed_cookie(secret, genuine)
     payload, signature = control.split(".")
     admin_payload = signed_cookie(secret, {**genuine, "uid": admin.id}).split(".")[0]
