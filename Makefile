@@ -15,7 +15,7 @@ export PYTHONPATH := $(CURDIR)
 PYTHON310 := $(shell for p in "$$(command -v python3.10)" $(sort $(wildcard $(PYENV_ROOT)/versions/3.10*/bin/python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10)) /usr/bin/python3.10 /usr/local/bin/python3.10; do \
   [ -n "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: help run test test-fast lint eval nlu-cv kb-check spacy model clean user browser purge export-corrections
+.PHONY: help run test test-fast lint eval nlu-cv kb-check spacy model clean user browser purge audit export-corrections
 .PHONY: scale-up scale-down test-scale bench import-history retrain rollback
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make nlu-cv    cross-validate the intent and emotion classifiers' settings on the training data"
 	@echo "make kb-check  validate scripts_kb/ against its schema; every customer-facing line must pass the taboo check"
 	@echo "make purge     delete case records past the retention period (privacy.yml); ARGS=--dry-run only counts"
+	@echo "make audit    who viewed which case: ARGS='--user wang --case case-1 --since 2026-01-01 --action case'"
 	@echo "make user USER=name ROLE=agent   add a web account (roles: agent supervisor trainer admin); asks the password"
 	@echo "make export-corrections  write trainers' unexported label corrections to data/nlu/corrections_<time>.yml"
 	@echo "make import-history FILE=export.csv [MAP=map.yml] [NAME=bank-2023]   a bank's complaint history as training"
@@ -107,6 +108,10 @@ browser:
 # with their tracker events and corrections. `make purge ARGS=--dry-run` only counts.
 purge: $(STAMP)
 	@$(PY) -m deescalate.purge $(ARGS)
+
+# The access audit trail (deescalate/audit.py): `make audit ARGS="--case case-1"`.
+audit: $(STAMP)
+	@$(PY) -m deescalate.audit $(ARGS)
 
 # Trainers' label corrections (review pages) as NLU training data in data/nlu/;
 # review the new file like any data change, then `make model` retrains.

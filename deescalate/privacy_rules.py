@@ -48,6 +48,7 @@ class PrivacySettings:
     keywords: Tuple[TextRule, ...]
     keep_keys: frozenset
     retention_days: int
+    audit_retention_days: int
 
     @classmethod
     def from_yaml(cls, path: Path = SETTINGS_FILE) -> "PrivacySettings":
@@ -74,6 +75,7 @@ class PrivacySettings:
                            for r in data["keywords"]),
             keep_keys=frozenset(data["keep_keys"]),
             retention_days=int(data["retention"]["days"]),
+            audit_retention_days=int(data["retention"]["audit_days"]),
         )
 
 

@@ -1,10 +1,11 @@
 """Deletes case records past the retention period: `make purge`.
 
-    python -m deescalate.purge [--dry-run] [--days N] [--url URL]
+    python -m deescalate.purge [--dry-run] [--days N] [--audit-days N] [--url URL]
 
 A case untouched (updated_at) for longer than the retention period of
 privacy.yml goes together with its tracker events and trainers'
-corrections. Conversations that never became a case (no customer or agent
+corrections. Entries of the access audit trail go only after their own,
+longer retention (`retention.audit_days`); a shorter one is refused. Conversations that never became a case (no customer or agent
 turn, or recorded before case records existed) go when their latest event
 is older than the cutoff. Rasa's `events` table is reached with plain
 SQLAlchemy, as every other reader of it does.
@@ -18,6 +19,7 @@ from typing import List, Optional, Sequence
 from sqlalchemy import Column, Table, delete, func, inspect, select
 from sqlalchemy.engine import Connection
 
+from deescalate.audit import purge_access_log
 from deescalate.db.migrate import upgrade
 from deescalate.db.models import Case, Correction, utcnow
 from deescalate.db.session import database_url, get_engine
@@ -32,6 +34,7 @@ class PurgeCounts:
     events: int = 0
     corrections: int = 0
     conversations_without_case: int = 0
+    audit_entries: int = 0
 
 
 def cutoff_for(days: int, now: Optional[dt.datetime] = None) -> dt.datetime:
@@ -87,21 +90,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
     parser.add_argument("--days", type=int, default=settings.retention_days,
                         help=f"retention in days (privacy.yml: {settings.retention_days})")
+    parser.add_argument("--audit-days", type=int, default=settings.audit_retention_days,
+                        help=f"retention of the access audit trail (privacy.yml: {settings.audit_retention_days})")
     parser.add_argument("--url", default=None, help="database URL (default: DATABASE_URL)")
     args = parser.parse_args(argv)
     if args.days < 1:
         parser.error("--days must be at least 1")
+    if args.audit_days < args.days:
+        parser.error("--audit-days must be at least --days: accesses are kept longer than the cases")
     url = args.url or database_url()
     upgrade(url)
     cutoff = cutoff_for(args.days)
     with get_engine(url).begin() as connection:
         counts = purge(connection, cutoff, dry_run=args.dry_run)
+        counts.audit_entries = purge_access_log(connection, cutoff_for(args.audit_days), dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"retention {args.days} days: cases last updated before {cutoff:%Y-%m-%d %H:%M} UTC")
     print(f"  cases                       {verb} {counts.cases}")
     print(f"  tracker events              {verb} {counts.events}")
     print(f"  corrections                 {verb} {counts.corrections}")
     print(f"  conversations without case  {verb} {counts.conversations_without_case}")
+    print(f"  access audit entries        {verb} {counts.audit_entries} (older than {args.audit_days} days)")
     return 0
 
 
