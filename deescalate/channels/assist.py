@@ -11,8 +11,10 @@ payload of action_assist with the case id; when the action server cannot be
 reached, the analysis is read from the parse Rasa stored for the turn and an
 `unavailable` alert says suggestions are missing.
 """
+import asyncio
 import functools
 import gc
+import hashlib
 import hmac
 import logging
 import os
@@ -28,9 +30,12 @@ from sanic.response import HTTPResponse
 from deescalate.assist.analysis import assist_in, emotion_peak, emotion_trend, parse_turn
 from deescalate.assist.record import build_case_record, render_record_zh
 from deescalate.assist.taboo import TabooChecker
+from deescalate.audit import record_access
+from deescalate.channels.rasa_api import install_rasa_api_guard
 from deescalate.db.models import Case
 from deescalate.events import assist_payloads
 from deescalate.kb import KB_DIR, KnowledgeBase, load_kb
+from deescalate.ratelimit import client_address, rate_limiter
 from deescalate.tracker_store import stored_events
 from deescalate.validation import MAX_MESSAGE_CHARS, json_object, printable, valid_case_id
 
@@ -39,12 +44,13 @@ logger = logging.getLogger(__name__)
 
 
 class RequestError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: Optional[int] = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
     def as_response(self) -> HTTPResponse:
-        return response.json({"error": self.code, "message": self.message}, status=self.status)
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after else None
+        return response.json({"error": self.code, "message": self.message}, status=self.status, headers=headers)
 
 
 def answers_errors_as_json(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
@@ -73,11 +79,16 @@ def case_record(store: Any, tracker: DialogueStateTracker, events: List[Dict[str
 
 
 def check_token(request: Request, expected: Optional[str]) -> None:
-    """Bearer-token check; with no token configured the API refuses everyone."""
+    """Bearer-token check, then the token's rate limit (ratelimit.yml); with no
+    token configured the API refuses everyone."""
     header = request.headers.get("Authorization", "")
     given = header[7:].strip() if header.lower().startswith("bearer ") else ""
     if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise RequestError(401, "unauthorized", "missing or wrong bearer token")
+    limited = rate_limiter().hit("assist_token", hashlib.sha256(given.encode()).hexdigest()[:16])
+    if not limited.allowed:
+        raise RequestError(429, "rate_limited", "too many requests for this token; retry later",
+                           retry_after=limited.retry_after_seconds)
 
 
 def json_body(request: Request) -> Dict[str, Any]:
@@ -199,6 +210,8 @@ class AssistInput(InputChannel):
         tracker = await store.retrieve(case_id)
         if tracker is None:
             raise RequestError(404, "unknown_case", "no case with this id")
+        await asyncio.get_running_loop().run_in_executor(  # the access audit trail (deescalate/audit.py)
+            None, record_access, "assist-api", "api", "api_case", case_id, client_address(request), request.path)
         record = case_record(store, tracker, await stored_events(store, case_id) or [], self.kb)
         if request.args.get("format") == "text":
             return response.text(render_record_zh(record, self.kb))
@@ -249,6 +262,10 @@ class AssistInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = Blueprint("assist_webhook", __name__)
+
+        @blueprint.listener("before_server_start")
+        async def guard_rasa_http_api(app: Any, loop: Any) -> None:
+            install_rasa_api_guard(app)
 
         @blueprint.listener("after_server_start")
         async def freeze_loaded_objects(app: Any, loop: Any) -> None:

@@ -8,7 +8,7 @@ credentials.yml:
       session_persistence: true
 
 It keeps Rasa's SocketIOInput (name `socketio`, path /socket.io, the same
-events) and changes four things:
+events) and changes five things:
 
 - `session_request` awaits `enter_room`. Rasa 3.6 calls it without await,
   and with python-socketio 5.x, where it is a coroutine, the browser never
@@ -20,6 +20,9 @@ events) and changes four things:
   agents' suggestions and alerts) is for agents, not for the customer.
 - Messages are checked like the assist API's (text, 1-2000 characters after
   removing control characters); client metadata is not taken over.
+- Messages over the rate limits (per conversation and per client address,
+  deescalate/ratelimit.yml) are not taken: the customer is told, politely,
+  to wait, and nothing reaches the NLU or the case.
 """
 import logging
 import re
@@ -31,10 +34,14 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from deescalate.channels.assist import RequestError, valid_text
+from deescalate.ratelimit import client_address, rate_limiter
 
 logger = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^chat-[0-9a-f]{32}$")
+# Said in the conversation, and the message not taken, when a browser sends
+# faster than ratelimit.yml allows.
+SLOW_DOWN = "您发送得有些快，这条消息没有收到。请稍等 {} 秒后再发送，我们一直在。"
 
 
 def new_session_id() -> str:
@@ -50,6 +57,12 @@ class WidgetOutput(SocketIOOutput):
 
 class WidgetInput(SocketIOInput):
     """Rasa's Socket.IO channel with server-issued session ids (see the module doc)."""
+
+    def _address(self, sid: Text) -> str:
+        """The client address of a Socket.IO connection (its first HTTP request)."""
+        environ = (self.sio.get_environ(sid, namespace=self.namespace) if self.sio is not None else None) or {}
+        request = environ.get("sanic.request")
+        return client_address(request) if request is not None else "unknown"
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return WidgetOutput(self.sio, self.bot_message_evt) if self.sio is not None else None
@@ -75,6 +88,12 @@ class WidgetInput(SocketIOInput):
                 text = valid_text(data, "message")
             except RequestError as error:
                 logger.debug("message from %s ignored: %s", sid, error.code)
+                return
+            limited = rate_limiter().hit_each([("widget_conversation", session_id),
+                                               ("widget_address", self._address(sid))])
+            if not limited.allowed:
+                await sio.emit(self.bot_message_evt, {"text": SLOW_DOWN.format(limited.retry_after_seconds)},
+                               room=sid, namespace=namespace)
                 return
             output = WidgetOutput(sio, self.bot_message_evt)
             await on_new_message(UserMessage(text, output, session_id, input_channel=self.name(), metadata={}))
