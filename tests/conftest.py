@@ -32,6 +32,7 @@ from deescalate.tools.build import ROOT
 from deescalate.tools.stack import Stack, free_port
 
 KB_DIR = ROOT / "scripts_kb"
+SUITE_RATE_LIMITS = Path(__file__).resolve().parent / "data" / "ratelimit_suite.yml"
 
 # Property tests state their full example count; `make test-fast` runs a tenth of it
 # (PROPERTY_EXAMPLES_SCALE=0.1), `make test` and CI the full count.
@@ -118,7 +119,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
                   token="test-token-" + workdir.name, log_dir=workdir / "log",
                   web_port=free_port(), extra_env={"WEB_SECRET": "test-web-secret-" + workdir.name,
                                             # trainers' exports go here, never into data/nlu
-                                            "CORRECTIONS_DIR": str(workdir / "corrections")})
+                                            "CORRECTIONS_DIR": str(workdir / "corrections"),
+                                            "RATE_LIMITS_FILE": str(SUITE_RATE_LIMITS)})
     stack.start()
     try:
         yield Servers(stack, db_path)

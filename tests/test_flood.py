@@ -1,15 +1,14 @@
 """Flooding on loopback: the limits hold, other clients are served, nothing recorded is lost.
 
-The widget test runs against the test stack with the limits of
-deescalate/ratelimit.yml (20 messages per conversation per minute).
+The widget test drives a real browser (WebSocket, as the widget does)
+against the test stack, whose widget limits are the product's (20 messages
+per chat per minute, tests/data/ratelimit_suite.yml).
 """
-import asyncio
 import time
 from types import SimpleNamespace
 from typing import Any, Dict, List
 
 import pytest
-import socketio
 
 from deescalate.channels import assist
 from deescalate.channels.widget import SLOW_DOWN
@@ -19,37 +18,50 @@ FLOOD = 200
 SLOW_DOWN_START = SLOW_DOWN.split("{")[0]
 
 
-async def _chat(url: str) -> Dict[str, Any]:
-    """One client floods its conversation; a second one, started after, asks one question."""
-    said: Dict[str, List[str]] = {"flood": [], "other": []}
-    sessions: Dict[str, str] = {}
-    clients = {name: socketio.AsyncClient() for name in said}
-    for name, client in clients.items():
-        client.on("bot_uttered", lambda message, name=name: said[name].append(message.get("text", "")))
-        client.on("session_confirm", lambda sid, name=name: sessions.__setitem__(name, sid))
-        await client.connect(url, transports=["polling"], socketio_path="/socket.io")
-        await client.emit("session_request", {})
-    for _ in range(100):
-        if len(sessions) == 2:
-            break
-        await asyncio.sleep(0.1)
-    started = time.monotonic()
-    for n in range(FLOOD):
-        await clients["flood"].emit("user_uttered", {"message": f"我的卡被吞了，快处理 {n}", "session_id": sessions["flood"]})
-    flood_sent = time.monotonic() - started
-    await asyncio.sleep(1)
-    asked = time.monotonic()
-    await clients["other"].emit("user_uttered", {"message": "ATM吞了我的卡，钱也没取出来", "session_id": sessions["other"]})
-    other_wait = None
-    for _ in range(1200):
-        if said["other"]:
-            other_wait = time.monotonic() - asked
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(2)
-    for client in clients.values():
-        await client.disconnect()
-    return {"said": said, "sessions": sessions, "flood_sent_s": flood_sent, "other_wait_s": other_wait}
+FLOOD_JS = """async ([url, flood, text, question]) => {
+    const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+    const client = () => {
+        const socket = io(url, {transports: ["websocket"]});
+        const said = [];
+        socket.on("bot_uttered", message => said.push(message.text || ""));
+        return {socket, said};
+    };
+    const session = c => new Promise(resolve => {
+        c.socket.on("session_confirm", resolve);
+        c.socket.emit("session_request", {});
+    });
+    const flooder = client(), other = client();
+    const [floodId, otherId] = await Promise.all([session(flooder), session(other)]);
+    const started = performance.now();
+    for (let n = 0; n < flood; n++) {
+        flooder.socket.emit("user_uttered", {message: text + " " + n, session_id: floodId});
+    }
+    const sentMs = performance.now() - started;
+    await sleep(1000);
+    const asked = performance.now();
+    other.socket.emit("user_uttered", {message: question, session_id: otherId});
+    let otherMs = null;
+    for (let waited = 0; waited < 120000; waited += 100) {
+        if (other.said.length) { otherMs = performance.now() - asked; break; }
+        await sleep(100);
+    }
+    for (let last = -1, still = 0; still < 3000; still += 250) {   // until the flood's answers stop coming
+        if (flooder.said.length !== last) { last = flooder.said.length; still = 0; }
+        await sleep(250);
+    }
+    flooder.socket.close();
+    other.socket.close();
+    return {sessions: {flood: floodId, other: otherId}, said: {flood: flooder.said, other: other.said},
+            flood_sent_s: sentMs / 1000, other_wait_s: otherMs === null ? null : otherMs / 1000};
+}"""
+FLOOD_TEXT = "我的卡被吞了，快处理"
+
+
+def _chat(web: Any, page: Any) -> Dict[str, Any]:
+    """In a real browser over WebSocket: one chat floods, a second one asks one question after it."""
+    page.goto(f"{web.url}/demo-bank")
+    page.add_script_tag(url=f"{web.url}/static/vendor/socket.io-client/socket.io.min.js")
+    return page.evaluate(FLOOD_JS, [web.servers.stack.rasa_url, FLOOD, FLOOD_TEXT, "ATM吞了我的卡，钱也没取出来"])
 
 
 def stored_user_turns(servers: Any, sender: str, settle: float = 120.0) -> int:
@@ -65,9 +77,10 @@ def stored_user_turns(servers: Any, sender: str, settle: float = 120.0) -> int:
     return last
 
 
-def test_a_widget_flood_is_limited_while_another_conversation_is_served(servers: Any) -> None:
-    limit = load_settings()["limits"]["widget_conversation"]
-    result = asyncio.run(_chat(servers.stack.rasa_url))
+def test_a_widget_flood_is_limited_while_another_conversation_is_served(web: Any, page: Any) -> None:
+    servers = web.servers
+    limit = load_settings(servers.stack.extra_env.get("RATE_LIMITS_FILE"))["limits"]["widget_conversation"]
+    result = _chat(web, page)
     flood_turns = stored_user_turns(servers, result["sessions"]["flood"])
     refusals = [text for text in result["said"]["flood"] if text.startswith(SLOW_DOWN_START)]
     print(f"\nwidget flood: {FLOOD} messages sent in {result['flood_sent_s']:.2f} s; {flood_turns} taken "
@@ -83,7 +96,7 @@ def test_a_widget_flood_is_limited_while_another_conversation_is_served(servers:
     assert stored_user_turns(servers, result["sessions"]["other"], settle=30) == 1
     # Nothing the flooding conversation had recorded was lost: its stored turns are the first ones sent.
     texts = [data["text"] for kind, data in servers.stored_events(result["sessions"]["flood"]) if kind == "user"]
-    assert texts[:limit.count] == [f"我的卡被吞了，快处理 {n}" for n in range(limit.count)]
+    assert texts[:limit.count] == [f"{FLOOD_TEXT} {n}" for n in range(limit.count)]
 
 
 def test_assist_api_answers_429_with_retry_after_past_the_token_limit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ Against the test stack, started as `make run` starts it (credentials.yml,
 endpoints.yml, `--enable-api` with the token).
 """
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List
 
 import pytest
@@ -96,7 +97,8 @@ async def _socket_attempts(url: str, hotline_case: str) -> Dict[str, Any]:
 
 def test_no_socket_client_writes_into_a_case_it_did_not_open(servers: Any, hotline_case: str) -> None:
     before = servers.stored_events(hotline_case)
-    confirmed = asyncio.run(_socket_attempts(servers.stack.rasa_url, hotline_case))
+    with ThreadPoolExecutor(1) as thread:   # its own event loop, whatever runs in this thread (Playwright)
+        confirmed = thread.submit(asyncio.run, _socket_attempts(servers.stack.rasa_url, hotline_case)).result()
     assert confirmed["intruder"] != hotline_case and confirmed["intruder"].startswith("chat-")
     assert servers.stored_events(hotline_case) == before
     assert user_turns(servers, confirmed["owner"]) == []
