@@ -214,7 +214,7 @@ def run() -> int:
   Agent console   {stack.web_url}/console
   Web login       {admin} / {password or '(password as set before)'}
   Assist API      POST {stack.rasa_url}/webhooks/assist/webhook
-  Rasa HTTP API   {stack.rasa_url}/model/parse?token=…   (same token)
+  Rasa HTTP API   {stack.rasa_url}/model/parse?token=…   (same token; read routes only)
   Action server   {stack.action_url}/health
   Model           {stack.model}
   Tracker store   {stack.db_url}
