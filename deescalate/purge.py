@@ -4,10 +4,11 @@
 
 A case untouched (updated_at) for longer than the retention period of
 privacy.yml goes together with its tracker events and trainers'
-corrections. Entries of the access audit trail go only after their own,
-longer retention (`retention.audit_days`); a shorter one is refused. Conversations that never became a case (no customer or agent
+corrections. Conversations that never became a case (no customer or agent
 turn, or recorded before case records existed) go when their latest event
-is older than the cutoff. Rasa's `events` table is reached with plain
+is older than the cutoff. Entries of the access audit trail go only after
+their own, longer retention (`retention.audit_days`); a shorter one is
+refused. Rasa's `events` table is reached with plain
 SQLAlchemy, as every other reader of it does.
 """
 import argparse
