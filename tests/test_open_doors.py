@@ -113,3 +113,20 @@ def test_no_unauthenticated_assist_call_writes_anything(servers: Any, hotline_ca
             assert requests.post(f"{url}/{path}", json=body, headers=headers, timeout=30).status_code == 401
     assert requests.get(f"{url}/case/{hotline_case}", timeout=30).status_code == 401
     assert servers.stored_events(hotline_case) == before
+
+
+def test_each_case_record_the_assist_api_serves_is_in_the_audit_trail(servers: Any, hotline_case: str) -> None:
+    from deescalate.db.models import AccessLog
+    from deescalate.db.session import session_factory
+    url = f"{servers.stack.rasa_url}/webhooks/assist/case/{hotline_case}"
+    headers = {"Authorization": f"Bearer {servers.token}"}
+    with session_factory(servers.stack.db_url)() as session:
+        before = session.query(AccessLog).filter_by(target=hotline_case, action="api_case").count()
+    assert requests.get(url, headers=headers, timeout=30).status_code == 200
+    assert requests.get(url, params={"format": "text"}, headers=headers, timeout=30).status_code == 200
+    assert requests.get(url, timeout=30).status_code == 401                      # refused: not a view
+    with session_factory(servers.stack.db_url)() as session:
+        rows = session.query(AccessLog).filter_by(target=hotline_case, action="api_case").all()
+    assert len(rows) == before + 2
+    assert {(r.username, r.role, r.address, r.path) for r in rows} == {
+        ("assist-api", "api", "127.0.0.1", f"/webhooks/assist/case/{hotline_case}")}
