@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from deescalate import purge as purge_module
-from deescalate.audit import AuditQuery, main as audit_main, record_access
+from deescalate.audit import AuditQuery, record_access
+from deescalate.audit import main as audit_main
 from deescalate.db.migrate import upgrade
 from deescalate.db.models import AccessLog, Case, utcnow
 from deescalate.db.session import session_factory

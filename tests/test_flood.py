@@ -6,7 +6,7 @@ per chat per minute, tests/data/ratelimit_suite.yml).
 """
 import time
 from types import SimpleNamespace
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import pytest
 

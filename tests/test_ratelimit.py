@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deescalate.ratelimit import (Decision, Limit, MemoryBackend, RateLimiter, RedisBackend, gcra,
-                                  load_settings)
+from deescalate.ratelimit import Decision, Limit, MemoryBackend, RateLimiter, RedisBackend, gcra, load_settings
 
 
 def test_gcra_lets_a_burst_through_then_one_per_interval():

@@ -12,7 +12,8 @@ from deescalate.db.models import User
 from deescalate.db.session import session_factory
 from deescalate.tools.build import ROOT
 from deescalate.web import auth
-from deescalate.web.auth import accounts, sessions as web_sessions
+from deescalate.web.auth import accounts
+from deescalate.web.auth import sessions as web_sessions
 
 
 def test_password_hash_is_salted_scrypt_and_verifies():

@@ -15,10 +15,10 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 import requests
 
-from deescalate.tools.build import ROOT
 from deescalate.db.migrate import upgrade
-from deescalate.db.models import AccessLog, Case, User
+from deescalate.db.models import AccessLog, Case
 from deescalate.db.session import session_factory
+from deescalate.tools.build import ROOT
 from deescalate.tools.stack import free_port
 from deescalate.web.auth import create_user
 

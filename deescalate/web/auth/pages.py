@@ -1,7 +1,7 @@
 """Pages and guards shared by every surface: templates, roles, error pages, security headers."""
 import functools
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable, Coroutine, Optional
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -60,7 +60,7 @@ def _login_redirect(request: Request) -> HTTPResponse:
     return response.redirect(f"/login?next={quote(target, safe='/')}")
 
 
-Handler = Callable[..., Awaitable[HTTPResponse]]
+Handler = Callable[..., Coroutine[Any, Any, Optional[HTTPResponse]]]
 
 
 def require_role(*roles: str) -> Callable[[Handler], Handler]:
@@ -75,7 +75,7 @@ def require_role(*roles: str) -> Callable[[Handler], Handler]:
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
-        async def wrapped(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        async def wrapped(request: Request, *args: Any, **kwargs: Any) -> Optional[HTTPResponse]:
             user = current_user(request)
             if user is None:
                 if wants_html(request):
