@@ -80,20 +80,33 @@ def test_slot_values_are_filled_into_lines(engine):
     (1, 1), (2000, 1), (2001, 2), (10000, 2), (10001, 3), (50000, 3), (50001, 4),
     (500000, 4), (500001, 5), (10_000_000, 5),
 ])
-def test_approval_tier_boundaries(kb, amount, tier):
-    assert approval_tier(kb.approval, amount)["tier"] == tier
+def test_insurance_approval_tier_boundaries(kb, amount, tier):
+    assert approval_tier(kb.approval, amount, "insurance")["tier"] == tier
 
 
-def test_no_amount_no_tier(kb):
-    assert approval_tier(kb.approval, None) is None
-    assert approval_tier(kb.approval, 0) is None
+@pytest.mark.parametrize("domain, amount, role", [
+    ("bank", 300, "branch_manager"), ("bank", 3000, "sub_branch_president"),
+    ("bank", 30000, "consumer_protection_dept"), ("bank", 300000, "branch_vice_president"),
+    ("metro", 150, "station_duty_manager"), ("metro", 500, "station_area_head"),
+    ("metro", 5000, "passenger_service_dept"), ("insurance", 500, "channel_head"),
+])
+def test_each_domain_has_its_own_approval_matrix(kb, domain, amount, role):
+    assert approval_tier(kb.approval, amount, domain)["role"] == role
+
+
+def test_no_amount_or_domain_no_tier(kb):
+    assert approval_tier(kb.approval, None, "bank") is None
+    assert approval_tier(kb.approval, 0, "bank") is None
+    assert approval_tier(kb.approval, 500, None) is None
 
 
 def test_money_demand_with_amount_raises_an_approval_alert(engine):
-    result = engine.turn(CaseState(), parse("demand_compensation", "赔我三万", "angry",
+    first = engine.turn(CaseState(), parse("claim_denied", "理赔被拒了", "angry"))
+    result = engine.turn(first.state, parse("demand_compensation", "赔我三万", "angry",
                                             entities=[entity("amount", 30000), entity("demand", "compensation")]))
     approval = [a for a in result.alerts if a["kind"] == "approval"]
     assert approval and approval[0]["role"] == "chief_financial_officer"
+    assert "首席财务官" in approval[0]["text"] and "这需要向上级申请审批" in approval[0]["text"]
 
 
 def test_threat_makes_risk_high_with_supervisor_alert_and_escalation_line(engine):

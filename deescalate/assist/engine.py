@@ -11,10 +11,13 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 from deescalate.assist.analysis import ParsedTurn, emotion_peak, emotion_trend, parse_turn
+from deescalate.assist.facts import derive_facts, read_facts, tag_facts
+from deescalate.assist.knowledge import build_knowledge
 from deescalate.assist.render import TemplateValues, format_amount
 from deescalate.assist.risk import RiskSettings, approval_tier, assess_risk
 from deescalate.assist.stage import next_stage
-from deescalate.assist.suggest import SuggestContext, build_suggestions
+from deescalate.assist.suggest import SuggestContext, build_suggestions, offered_choices
+from deescalate.kb.conditions import condition
 from deescalate.contract import CAUSE_DOMAINS
 from deescalate.kb.loader import KnowledgeBase
 
@@ -68,6 +71,8 @@ class CaseState:
     emotion_peak: Optional[str] = None                          # over the whole case
     turns: int = 0                                              # customer turns so far
     suggested_ids: List[str] = field(default_factory=list)     # the latest few suggestions
+    case_facts: Dict[str, Any] = field(default_factory=dict)   # what the customer has told us (facts.yml)
+    abnormal: List[str] = field(default_factory=list)          # abnormal-complaint signs seen (escalation.yml)
 
     @classmethod
     def from_slots(cls, slots: Dict[str, Any]) -> "CaseState":
@@ -85,9 +90,11 @@ class AssistResult:
     suggestions: List[Dict[str, Any]]
     alerts: List[Dict[str, str]]
     state: CaseState
+    knowledge: List[Dict[str, Any]] = field(default_factory=list)
 
     def payload(self) -> Dict[str, Any]:
-        return {"analysis": self.analysis, "suggestions": self.suggestions, "alerts": self.alerts}
+        return {"analysis": self.analysis, "suggestions": self.suggestions, "alerts": self.alerts,
+                "knowledge": self.knowledge}
 
     def slots(self) -> Dict[str, Any]:
         slots = asdict(self.state)
@@ -116,7 +123,8 @@ def chosen_option(text: str, options: List[Dict[str, Any]]) -> Optional[Dict[str
         index = _ORDINAL_VALUE[number] if number else len(options) - 1
         return options[index] if index < len(options) else None
     for option in options:
-        if option["id"] in text or option["offer"][:4] in text:
+        wording = option.get("offer") or option.get("text") or ""
+        if option["id"] in text or (wording and wording[:4] in text) or (option.get("short") and option["short"] in text):
             return option
     return None
 
@@ -127,6 +135,7 @@ class AssistEngine:
     def __init__(self, kb: KnowledgeBase, settings: AssistSettings) -> None:
         self.kb = kb
         self.settings = settings
+        self.tag_facts = tag_facts(kb.case_facts)
 
     def turn(self, state: CaseState, parse: Dict[str, Any]) -> AssistResult:
         turn = parse_turn(parse)
@@ -135,24 +144,26 @@ class AssistEngine:
         new_cause = turn.is_cause and turn.intent != previous_cause and not turn.low_confidence
         new_state.stage = next_stage(state.stage, turn.intent, turn.emotion, turn.is_cause and not turn.low_confidence,
                                      new_cause, turn.low_confidence)
-        if turn.intent == "choose_option" and new_state.cause:
-            entry = self.kb.causes[new_state.cause]["domains"].get(new_state.domain)
-            picked = chosen_option(turn.text, entry["choices"]) if entry else None
-            new_state.chosen_option = picked["id"] if picked else new_state.chosen_option
 
         trend = emotion_trend(new_state.emotion_history)
         wants_person = turn.intent == "request_human" or "escalate_to_manager" in turn.demands
         risk, reasons = assess_risk(self.settings.risk, new_state.escalation, turn.emotion, trend,
                                     new_state.amount, new_state.demand, wants_person)
-        approval = self._approval(new_state)
-        values = self._template_values(new_state, turn, approval)
-
+        facts = self.facts(new_state, turn.emotion)
+        values = self._template_values(new_state, turn)
+        situations = self._situations(turn.text, facts)
         context = SuggestContext(
             kb=self.kb, stage=new_state.stage, emotion=turn.emotion, text=turn.text, values=values,
             cause=new_state.cause, domain=new_state.domain,
             new_escalations=[e for e in turn.escalations if e not in state.escalation] or turn.escalations,
-            used=set(state.suggested_ids),
+            used=set(state.suggested_ids), facts=facts, tag_facts=self.tag_facts, situations=situations,
+            approve=lambda borne: approval_tier(self.kb.approval, borne, new_state.domain),
         )
+        if turn.intent == "choose_option" and new_state.cause:
+            # Ordinals count the choices as they were offered, best fit first.
+            picked = chosen_option(turn.text, offered_choices(context))
+            new_state.chosen_option = picked["id"] if picked else new_state.chosen_option
+        approval = self._approval(new_state, context)
         plan_name = new_state.stage if new_state.cause and not turn.low_confidence else "no_cause"
         suggestions = build_suggestions(context, self.settings.plans[plan_name], self.settings.max_suggestions)
         shown = state.suggested_ids + [s["id"] for s in suggestions if s["id"] not in state.suggested_ids]
@@ -175,18 +186,26 @@ class AssistEngine:
             "demand": new_state.demand,
             "product": new_state.product,
             "chosen_option": new_state.chosen_option,
+            "facts": dict(new_state.case_facts),
+            "situations": situations,
+            "abnormal": list(new_state.abnormal),
         }
         alerts = self._alerts(turn, new_state, risk, reasons, approval, wants_person)
-        return AssistResult(analysis=analysis, suggestions=suggestions, alerts=alerts, state=new_state)
+        knowledge = build_knowledge(self.kb, cause=new_state.cause, domain=new_state.domain, stage=new_state.stage,
+                                    facts=facts, tag_facts=self.tag_facts, situations=situations,
+                                    escalations=new_state.escalation, abnormal=new_state.abnormal)
+        return AssistResult(analysis=analysis, suggestions=suggestions, alerts=alerts, state=new_state,
+                            knowledge=knowledge)
 
     def _remember(self, state: CaseState, turn: ParsedTurn) -> CaseState:
         cause = turn.intent if turn.is_cause and not turn.low_confidence else state.cause
+        # The domain is settled with the cause: a bank branch named later in a
+        # mis-sold policy case does not turn it into a bank case.
+        domain = (state.domain if cause == state.cause and state.domain
+                  else detect_domain(self.kb, cause, turn.text, state.domain))
         return CaseState(
             cause=cause,
-            # The domain is settled with the cause: a bank branch named later in a
-            # mis-sold policy case does not turn it into a bank case.
-            domain=(state.domain if cause == state.cause and state.domain
-                    else detect_domain(self.kb, cause, turn.text, state.domain)),
+            domain=domain,
             stage=state.stage,
             amount=turn.amount if turn.amount is not None else state.amount,
             product=turn.product or state.product,
@@ -197,24 +216,67 @@ class AssistEngine:
             emotion_peak=emotion_peak([e for e in (state.emotion_peak, turn.emotion) if e]),
             turns=state.turns + 1,
             suggested_ids=list(state.suggested_ids),
+            case_facts={**state.case_facts, **read_facts(self.kb.case_facts, turn.text, domain)},
+            abnormal=state.abnormal + [name for name, detail in self.kb.escalation["abnormal"].items()
+                                       if name not in state.abnormal
+                                       and any(cue in turn.text for cue in detail["cues"])],
         )
 
-    def _approval(self, state: CaseState) -> Optional[Dict[str, Any]]:
-        return approval_tier(self.kb.approval, state.amount)
+    def facts(self, state: CaseState, emotion: str) -> Dict[str, Any]:
+        """Everything a condition may test: the customer's facts and what the engine knows."""
+        heated = 0
+        for name in reversed(state.emotion_history):
+            if name not in ("angry", "furious"):
+                break
+            heated += 1
+        facts = {**state.case_facts, "amount": state.amount, "product": state.product, "emotion": emotion,
+                "heated_turns": heated, "domain": state.domain, "cause": state.cause, "stage": state.stage,
+                "demands": list(state.demand), "escalations": list(state.escalation), "turns": state.turns,
+                "abnormal": list(state.abnormal)}
+        return {**facts, **derive_facts(self.kb.case_facts, facts)}
 
-    def _template_values(self, state: CaseState, turn: ParsedTurn,
-                         approval: Optional[Dict[str, Any]]) -> TemplateValues:
+    def _situations(self, text: str, facts: Dict[str, Any]) -> List[str]:
+        """Situations named by a cue in this turn, or whose condition the case facts meet."""
+        active = []
+        for name, situation in self.kb.empathy["situations"].items():
+            by_cue = any(cue in text for cue in situation["cues"])
+            by_facts = bool(situation.get("when")) and condition(situation["when"]).evaluate(facts) is True
+            if by_cue or by_facts:
+                active.append(name)
+        return active
+
+    def _approval(self, state: CaseState, context: SuggestContext) -> Optional[Dict[str, Any]]:
+        """Who approves what the company would bear: the chosen option's cost, or a money demand's."""
+        borne, basis = None, None
+        if state.chosen_option:
+            card = next((o for o in offered_choices(context) if o["id"] == state.chosen_option), None)
+            if card and card["approver"] != "none":
+                borne, basis = card["borne"], "chosen_option"
+        if borne is None and state.amount is not None and any(d in self.settings.money_demands for d in state.demand):
+            cash_value = state.case_facts.get("cash_value")
+            refund_only = "full_refund" in state.demand and "compensation" not in state.demand
+            borne = state.amount - cash_value if refund_only and cash_value is not None else state.amount
+            basis = "demand"
+        tier = approval_tier(self.kb.approval, borne, state.domain)
+        if not tier:
+            return None
+        return {**tier, "borne": borne, "borne_from": basis, "customer_phrase": self.kb.approval["customer_phrase"]}
+
+    def _template_values(self, state: CaseState, turn: ParsedTurn) -> TemplateValues:
         values = TemplateValues()
         if state.product:
             values["product"] = state.product
         if state.amount is not None:
             values["amount"] = format_amount(state.amount)
+        for name, value in state.case_facts.items():
+            if self.kb.case_facts.get(name, {}).get("kind") in ("text", "number"):
+                values[name] = str(value)
+            elif self.kb.case_facts.get(name, {}).get("kind") == "money":
+                values[name] = format_amount(value)
         if state.cause:
             values["cause_label"] = self.kb.causes[state.cause]["label"]
         if state.domain:
             values["domain_label"] = self.kb.domains[state.domain]["label"]
-        if approval:
-            values["approver"] = approval["role_label"]
         values["emotion_label"] = self.kb.empathy["emotions"][turn.emotion]["label"]
         return values
 
@@ -234,8 +296,10 @@ class AssistEngine:
             alerts.append({"kind": "supervisor",
                            "text": "高风险案件，请主管关注（" + "；".join(reasons) + "）。" + "".join(notes)})
         if approval and self._needs_approval(state):
+            domain_label = self.kb.domains[state.domain]["label"]
             alerts.append({"kind": "approval", "role": approval["role"],
-                           "text": f"涉及金额{format_amount(state.amount)}，按审批权限需{approval['role_label']}审批后才能承诺。"})
+                           "text": f"公司预计承担{format_amount(approval['borne'])}，按{domain_label}审批权限需"
+                                   f"{approval['role_label']}审批后才能承诺；对客户只说“{approval['customer_phrase']}”。"})
         if wants_person:
             alerts.append({"kind": "handoff", "text": "客户要求转人工或找主管，请尽快安排接手，并告诉客户多久会有人联系。"})
         return alerts

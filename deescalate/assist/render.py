@@ -16,12 +16,12 @@ def format_amount(amount: Optional[float]) -> Optional[str]:
 class TemplateValues(dict):
     """Template values with everyday fallbacks for whatever is not known yet."""
 
+    # Only labels fall back: a line that names a case fact ({amount}, {station})
+    # is offered only once the fact is known, so no filler word breaks the Chinese.
     FALLBACKS: Dict[str, str] = {
-        "product": "这款产品",
-        "amount": "这笔钱",
         "cause_label": "这件事",
         "domain_label": "我们",
-        "approver": "主管",
+        "approver": "上级",
         "emotion_label": "着急",
     }
 

@@ -39,14 +39,17 @@ def assess_risk(settings: RiskSettings, escalations: List[str], emotion: str, tr
     return ("medium", medium) if medium else ("low", [])
 
 
-def approval_tier(approval: Dict[str, Any], amount: Optional[float]) -> Optional[Dict[str, Any]]:
-    """The tier of approval.yml whose range holds `amount`, with the role's name."""
-    if amount is None or amount <= 0:
+def approval_tier(approval: Dict[str, Any], amount: Optional[float],
+                  domain: Optional[str]) -> Optional[Dict[str, Any]]:
+    """The tier of `domain`'s matrix in approval.yml whose range holds `amount`
+    (what the company would bear), with the role's name for the agent."""
+    tiers = (approval.get("matrices") or {}).get(domain or "")
+    if amount is None or amount <= 0 or not tiers:
         return None
-    for index, tier in enumerate(approval["tiers"]):
+    for index, tier in enumerate(tiers):
         upper = tier.get("up_to")
         if amount > tier["above"] and (upper is None or amount <= upper):
-            return {"tier": index + 1, "role": tier["role"],
+            return {"tier": index + 1, "role": tier["role"], "domain": domain,
                     "role_label": approval["roles"][tier["role"]],
                     "above": tier["above"], "up_to": upper}
     return None

@@ -1,13 +1,20 @@
 """Ranks knowledge-base lines into the suggestions for one moment of a case.
 
 Which kinds come first depends on the stage (the plan is configuration, in
-actions/assist.yml); the explanation style follows the emotion; a line already
-suggested in this case is not suggested again while another is left.
+actions/assist.yml). Within a kind the line that fits the case best is picked,
+not the first in the file: a line whose conditions or scenario tags do not fit
+the case facts is never offered; one that needs a missing fact waits, and the
+question asking for that fact is offered first; among the rest the most
+specific for the facts, emotion and stage wins. A line already suggested in
+this case is not suggested again while another is left.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
+from deescalate.assist.fit import Fit, line_fit
 from deescalate.assist.render import ORDINALS, TemplateValues, render
+from deescalate.kb.conditions import condition
+from deescalate.kb.lines import as_item
 from deescalate.kb.loader import KnowledgeBase, line_id
 
 # Which suggestion kind a stage's own lines are shown as.
@@ -16,6 +23,8 @@ STAGE_LINE_KIND = {
     "offer_choices": "choices", "agree": "commitment", "follow_up": "commitment",
     "close": "closing",
 }
+
+Approve = Callable[[Optional[float]], Optional[Dict[str, Any]]]
 
 
 @dataclass
@@ -29,12 +38,85 @@ class SuggestContext:
     domain: Optional[str] = None
     new_escalations: List[str] = field(default_factory=list)
     used: Set[str] = field(default_factory=set)
+    facts: Dict[str, Any] = field(default_factory=dict)
+    tag_facts: Dict[str, str] = field(default_factory=dict)
+    situations: List[str] = field(default_factory=list)
+    approve: Approve = lambda borne: None
 
     @property
     def entry(self) -> Optional[Dict[str, Any]]:
         if not self.cause or self.cause not in self.kb.causes:
             return None
         return self.kb.causes[self.cause]["domains"].get(self.domain)
+
+    def fit(self, item: Dict[str, Any]) -> Fit:
+        return line_fit(item, self.facts, self.tag_facts, self.emotion, self.stage)
+
+    def missing_facts(self) -> List[str]:
+        """Facts that would decide which restates, explanations and choices fit, choices first."""
+        entry = self.entry
+        if not entry:
+            return []
+        items = ([dict(c, text=c["offer"]) for c in entry["choices"]]
+                 + [as_item(x) for x in entry["restate"]]
+                 + [as_item(x) for s in ("plain", "precise") for x in entry["explanations"][s]])
+        missing: List[str] = []
+        for item in items:
+            fit = self.fit(item)
+            if fit.status is None:
+                missing += [name for name in self.askable(fit.missing) if name not in missing]
+        return missing
+
+    def askable(self, names: Iterable[str]) -> List[str]:
+        """The facts to ask for: a derived fact is asked for through the facts it comes from."""
+        found: List[str] = []
+        for name in sorted(names):
+            spec = self.kb.case_facts.get(name) or {}
+            sources = ([n for text in spec["from"] for n in sorted(condition(text).names)]
+                       if spec.get("kind") == "derived" else [name])
+            found += [n for n in sources if n not in found and self.facts.get(n) is None]
+        return found
+
+
+def choice_card(ctx: SuggestContext, choice: Dict[str, Any], fit: Fit) -> Dict[str, Any]:
+    """One choice as a card: the short title, the full offer, meaning, cost and approver."""
+    borne = None
+    if choice["approver"] != "none":
+        borne = condition(choice.get("borne", "amount")).evaluate(ctx.facts)
+        borne = borne if isinstance(borne, (int, float)) and not isinstance(borne, bool) else None
+    if choice["approver"] == "by_amount":
+        tier = ctx.approve(borne)
+        approver = tier["role"] if tier else "by_amount"
+        approver_label = tier["role_label"] if tier else "按公司承担的金额审批（金额待确认）"
+    elif choice["approver"] == "none":
+        approver, approver_label = "none", "无需审批"
+    else:
+        approver, approver_label = choice["approver"], ctx.kb.approval["roles"][choice["approver"]]
+    values = TemplateValues(ctx.values, approver=approver_label)
+    return {
+        "id": choice["id"], "short": choice["short"], "text": render(choice["offer"], ctx.values),
+        "means": render(choice["means"], values), "cost": render(choice["cost"], values),
+        "approver": approver, "approver_label": approver_label, "borne": borne,
+        "fits": fit.status is True, "fit": fit.reasons,
+        "needs": [ctx.kb.case_facts[name]["label"] for name in ctx.askable(fit.missing) if name in ctx.kb.case_facts],
+    }
+
+
+def offered_choices(ctx: SuggestContext) -> List[Dict[str, Any]]:
+    """The entry's choices that fit or may fit the case, best fit first."""
+    entry = ctx.entry
+    if not entry:
+        return []
+    ranked: List[Tuple[Tuple[int, int], Dict[str, Any]]] = []
+    for index, choice in enumerate(entry["choices"]):
+        fit = ctx.fit(dict(choice, text=choice["offer"]))
+        if fit.status is False:
+            continue
+        ranked.append(((0 if fit.status else 1, -fit.score, index), choice_card(ctx, choice, fit)))
+    cards = [card for _, card in sorted(ranked, key=lambda pair: pair[0])]
+    fitting = [card for card in cards if card["fits"]]
+    # Only choices that fit are offered; those waiting for a fact fill in while fewer than two fit.
+    return fitting if len(fitting) >= 2 else cards
 
 
 class SuggestionBuilder:
@@ -45,15 +127,36 @@ class SuggestionBuilder:
         self.allow_reuse = allow_reuse
         self.picked: List[Dict[str, Any]] = []
 
-    def _pick(self, kind: str, lines: Iterable[str], source: str, **extra: Any) -> bool:
-        """Add the first line not yet suggested in this case (or in this answer)."""
-        excluded = {s["id"] for s in self.picked} | (set() if self.allow_reuse else self.ctx.used)
-        candidates = [line for line in lines if line_id(source, line) not in excluded]
-        if not candidates:
+    def _excluded(self) -> Set[str]:
+        return {s["id"] for s in self.picked} | (set() if self.allow_reuse else self.ctx.used)
+
+    def _best(self, lines: Iterable[Any], source: str, wanted: Callable[[Dict[str, Any]], bool] = lambda i: True
+              ) -> Optional[Tuple[Dict[str, Any], Fit]]:
+        excluded = self._excluded()
+        best: Optional[Tuple[int, int, Dict[str, Any], Fit]] = None
+        for index, line in enumerate(lines):
+            item = as_item(line)
+            if line_id(source, item["text"]) in excluded or not wanted(item):
+                continue
+            fit = self.ctx.fit(item)
+            if fit.status is not True:
+                continue
+            if best is None or fit.score > best[0]:
+                best = (fit.score, index, item, fit)
+        return (best[2], best[3]) if best else None
+
+    def _pick(self, kind: str, lines: Iterable[Any], source: str,
+              wanted: Callable[[Dict[str, Any]], bool] = lambda i: True, **extra: Any) -> bool:
+        """Add the best-fitting line not yet suggested in this case (or in this answer)."""
+        found = self._best(lines, source, wanted)
+        if not found:
             return False
-        text = candidates[0]
-        self.picked.append({"id": line_id(source, text), "kind": kind,
-                            "text": render(text, self.ctx.values), "source": source, **extra})
+        item, fit = found
+        suggestion = {"id": line_id(source, item["text"]), "kind": kind,
+                      "text": render(item["text"], self.ctx.values), "source": source, **extra}
+        if fit.reasons:
+            suggestion["fit"] = fit.reasons
+        self.picked.append(suggestion)
         return True
 
     def _cause_source(self) -> str:
@@ -65,14 +168,13 @@ class SuggestionBuilder:
 
     def restate(self) -> bool:
         entry = self.ctx.entry
-        return entry is not None and self._pick("empathy", entry["restate"], self._cause_source())
+        return entry is not None and self._pick("empathy", entry["restate"], self._cause_source(), restate=True)
 
     def situation(self) -> bool:
         added = False
-        for name, situation in self.ctx.kb.empathy["situations"].items():
-            if any(cue in self.ctx.text for cue in situation["cues"]):
-                added |= self._pick("empathy", situation["lines"], self.ctx.kb.source("empathy"),
-                                    situation=name)
+        for name in self.ctx.situations:
+            lines = self.ctx.kb.empathy["situations"][name]["lines"]
+            added |= self._pick("empathy", lines, self.ctx.kb.source("empathy"), situation=name)
         return added
 
     def explanation(self) -> bool:
@@ -82,28 +184,39 @@ class SuggestionBuilder:
         style = self.ctx.kb.empathy["emotions"][self.ctx.emotion]["style"]
         return self._pick("explanation", entry["explanations"][style], self._cause_source(), style=style)
 
+    def ask_missing(self) -> bool:
+        """The question asking for a fact that decides what can be offered."""
+        entry = self.ctx.entry
+        missing = self.ctx.missing_facts()
+        if not entry or not missing:
+            return False
+        for name in missing:
+            if self._pick("question", entry["questions"], self._cause_source(),
+                          wanted=lambda item, name=name: item.get("asks") == name, asks=name):
+                return True
+        return False
+
     def question(self) -> bool:
         entry = self.ctx.entry
         if entry:
-            return self._pick("question", entry["questions"], self._cause_source())
+            known = {name for name, value in self.ctx.facts.items() if value is not None}
+            return self._pick("question", entry["questions"], self._cause_source(),
+                              wanted=lambda item: item.get("asks") not in known)
         return self._pick("question", self.ctx.kb.stages["clarify"]["lines"], self.ctx.kb.source("stages"))
 
     def choices(self) -> bool:
-        entry = self.ctx.entry
-        if not entry:
+        options = offered_choices(self.ctx)
+        if not options:
             return False
-        options = [
-            {"id": c["id"], "text": render(c["offer"], self.ctx.values),
-             "means": render(c["means"], self.ctx.values), "cost": render(c["cost"], self.ctx.values),
-             "approver": c["approver"]}
-            for c in entry["choices"]
-        ]
-        text = "您看这几种办法哪一种更合适：" + "；".join(
-            f"第{ORDINALS[i]}，{o['text'].rstrip('。')}" for i, o in enumerate(options)) + "。"
         source = self._cause_source()
         suggestion_id = line_id(source, "choices:" + ",".join(o["id"] for o in options))
-        if suggestion_id in {s["id"] for s in self.picked}:
-            return False  # the offer itself is repeated whenever the stage calls for it
+        if suggestion_id in self._excluded():
+            return False  # the same offer is not made twice in a case
+        if len(options) == 1:
+            text = f"我这边可以先这样办：{options[0]['short']}。我跟您详细说一下，您看可以吗？"
+        else:
+            summary = "；".join(f"{ORDINALS[i]}是{o['short']}" for i, o in enumerate(options))
+            text = f"我这边有{_count(len(options))}种办法：{summary}。您看哪种更合适？我再详细给您说。"
         self.picked.append({"id": suggestion_id, "kind": "choices", "text": text,
                             "source": source, "options": options})
         return True
@@ -127,6 +240,10 @@ class SuggestionBuilder:
             added |= self._pick("escalation", handling["lines"], self.ctx.kb.source("escalation"),
                                 escalation=value)
         return added
+
+
+def _count(number: int) -> str:
+    return {1: "一", 2: "两", 3: "三", 4: "四"}.get(number, str(number))
 
 
 def build_suggestions(context: SuggestContext, plan: List[str], limit: int) -> List[Dict[str, Any]]:

@@ -168,7 +168,8 @@ async def answer_already_given(request: Request, sender: str, message_id: str) -
         return None
     later = next((i for i, e in enumerate(events[turn + 1:], turn + 1) if e.get("event") == "user"), len(events))
     payloads = assist_payloads(events[turn + 1:later])
-    payload = payloads[0] if payloads else {"analysis": {}, "suggestions": [], "alerts": [UNAVAILABLE_ALERT]}
+    payload = payloads[0] if payloads else {"analysis": {}, "suggestions": [], "alerts": [UNAVAILABLE_ALERT],
+                                            "knowledge": []}
     return {**payload, "replayed": True}
 
 
@@ -257,7 +258,7 @@ class AssistInput(InputChannel):
         if payload is None:
             logger.error("No assist payload for case %s; answering with the analysis only.", sender)
             payload = {"analysis": await analysis_from_tracker(request, sender),
-                       "suggestions": [], "alerts": [UNAVAILABLE_ALERT]}
+                       "suggestions": [], "alerts": [UNAVAILABLE_ALERT], "knowledge": []}
         return response.json({"case_id": sender, **payload}, ensure_ascii=False)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -25,7 +25,9 @@ from deescalate.contract import CAUSE_DOMAINS
 KB_DIR = Path(os.environ.get("KB_DIR") or Path(__file__).resolve().parents[2] / "scripts_kb")
 SCHEMA_FILE = "schema.yml"
 SPECIAL_APPROVERS = ("by_amount", "none")
-_WRAPPED_KINDS = ("stages", "taboo", "domains")
+# Files that wrap their content in one key: kind -> (key, attribute of KnowledgeBase).
+_WRAPPED_KINDS = {"stages": "stages", "taboo": "taboo", "domains": "domains", "case_facts": "facts",
+                  "lint": "rules"}
 
 
 class KBError(ValueError):
@@ -48,6 +50,8 @@ class KnowledgeBase:
     domains: Dict[str, Any] = field(default_factory=dict)
     voice: Dict[str, Any] = field(default_factory=dict)
     labels: Dict[str, Any] = field(default_factory=dict)
+    case_facts: Dict[str, Any] = field(default_factory=dict)
+    lint: List[Dict[str, Any]] = field(default_factory=list)
     sources: Dict[str, str] = field(default_factory=dict)
 
     def source(self, kind_or_cause: str) -> str:
@@ -161,7 +165,7 @@ def _store(kb: KnowledgeBase, kind: str, data: Dict[str, Any], display: str) -> 
         return
     # stages.yml, taboo.yml and domains.yml wrap their content in one key of the
     # same name; the other kinds keep several top-level keys.
-    setattr(kb, kind, data[kind] if kind in _WRAPPED_KINDS else data)
+    setattr(kb, kind, data[_WRAPPED_KINDS[kind]] if kind in _WRAPPED_KINDS else data)
     kb.sources[kind] = display
 
 
@@ -173,15 +177,24 @@ def _check_cross_references(kb: KnowledgeBase) -> None:
         if missing:
             raise KBError(kb.sources[cause], "domains", f"missing entry for domain '{missing[0]}'")
     roles = set(kb.approval["roles"])
-    for tier_index, tier in enumerate(kb.approval["tiers"]):
-        if tier["role"] not in roles:
-            raise KBError(kb.sources["approval"], f"tiers[{tier_index}].role", f"unknown role '{tier['role']}'")
+    for domain, tiers in kb.approval["matrices"].items():
+        for tier_index, tier in enumerate(tiers):
+            if tier["role"] not in roles:
+                raise KBError(kb.sources["approval"], f"matrices.{domain}[{tier_index}].role",
+                              f"unknown role '{tier['role']}'")
     for cause, data in kb.causes.items():
         for domain, entry in data["domains"].items():
             for index, choice in enumerate(entry["choices"]):
                 if choice["approver"] not in roles and choice["approver"] not in SPECIAL_APPROVERS:
                     raise KBError(kb.sources[cause], f"domains.{domain}.choices[{index}].approver",
                                   f"unknown approver '{choice['approver']}'; use a role from approval.yml, by_amount or none")
+                domain_roles = {tier["role"] for tier in kb.approval["matrices"][domain]}
+                if choice["approver"] in roles and choice["approver"] not in domain_roles:
+                    raise KBError(kb.sources[cause], f"domains.{domain}.choices[{index}].approver",
+                                  f"'{choice['approver']}' is not in the {domain} approval matrix")
+    check_conditions(kb)
+    _check_patterns(kb.sources["case_facts"], "facts", {n: f for n, f in kb.case_facts.items()})
+    _check_patterns(kb.sources["lint"], "rules", dict(enumerate(kb.lint)))
     for index, entry in enumerate(kb.taboo):
         for key in ("patterns", "fair"):
             for pattern_index, pattern in enumerate(entry.get(key, [])):
@@ -190,3 +203,53 @@ def _check_cross_references(kb: KnowledgeBase) -> None:
                 except re.error as error:
                     raise KBError(kb.sources["taboo"], f"taboo[{index}].{key}[{pattern_index}]",
                                   f"not a valid regular expression: {error}") from error
+
+
+def _check_patterns(source: str, key: str, entries: Dict[Any, Dict[str, Any]]) -> None:
+    for name, entry in entries.items():
+        for list_key in ("patterns", "allow"):
+            for index, pattern in enumerate(entry.get(list_key, [])):
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    raise KBError(source, f"{key}.{name}.{list_key}[{index}]",
+                                  f"not a valid regular expression: {error}") from error
+
+
+def known_fact_names(kb: KnowledgeBase) -> List[str]:
+    """Every name a condition may use: facts.yml's and those the engine adds."""
+    from deescalate.kb.lines import ENGINE_FACTS
+    return list(kb.case_facts) + list(ENGINE_FACTS)
+
+
+def check_conditions(kb: KnowledgeBase) -> None:
+    """Every `when`, `borne`, `tags` and `asks` in the cause files reads known facts."""
+    from deescalate.kb.conditions import ConditionError, condition
+    from deescalate.kb.lines import conditioned_items
+    names = set(known_fact_names(kb))
+    tags = {value for spec in kb.case_facts.values() for value in (spec.get("values") or {})}
+    for name, spec in kb.case_facts.items():
+        for index, source_text in enumerate(spec.get("from", [])):
+            try:
+                parsed = condition(source_text)
+            except ConditionError as error:
+                raise KBError(kb.sources["case_facts"], f"facts.{name}.from[{index}]", str(error)) from error
+            if parsed.names - names:
+                raise KBError(kb.sources["case_facts"], f"facts.{name}.from[{index}]",
+                              f"unknown fact '{sorted(parsed.names - names)[0]}'")
+    for source, key, item in conditioned_items(kb):
+        for field_name in ("when", "borne"):
+            if field_name not in item:
+                continue
+            try:
+                parsed = condition(item[field_name])
+            except ConditionError as error:
+                raise KBError(source, f"{key}.{field_name}", str(error)) from error
+            unknown = sorted(parsed.names - names)
+            if unknown:
+                raise KBError(source, f"{key}.{field_name}", f"unknown fact '{unknown[0]}'; facts: {sorted(names)}")
+        for tag in item.get("tags", []):
+            if tag not in tags:
+                raise KBError(source, f"{key}.tags", f"unknown scenario tag '{tag}'; tags are values in facts.yml")
+        if "asks" in item and item["asks"] not in names:
+            raise KBError(source, f"{key}.asks", f"unknown fact '{item['asks']}'")
