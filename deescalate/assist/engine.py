@@ -236,14 +236,14 @@ class AssistEngine:
         return {**facts, **derive_facts(self.kb.case_facts, facts)}
 
     def _situations(self, text: str, facts: Dict[str, Any]) -> List[str]:
-        """Situations named by a cue in this turn, or whose condition the case facts meet."""
-        active = []
+        """Situations whose condition the case facts meet (first), or named by a cue in this turn."""
+        by_facts, by_cue = [], []
         for name, situation in self.kb.empathy["situations"].items():
-            by_cue = any(cue in text for cue in situation["cues"])
-            by_facts = bool(situation.get("when")) and condition(situation["when"]).evaluate(facts) is True
-            if by_cue or by_facts:
-                active.append(name)
-        return active
+            if situation.get("when") and condition(situation["when"]).evaluate(facts) is True:
+                by_facts.append(name)
+            elif any(cue in text for cue in situation["cues"]):
+                by_cue.append(name)
+        return by_facts + by_cue
 
     def _approval(self, state: CaseState, context: SuggestContext) -> Optional[Dict[str, Any]]:
         """Who approves what the company would bear: the chosen option's cost, or a money demand's."""

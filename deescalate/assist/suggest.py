@@ -172,7 +172,7 @@ class SuggestionBuilder:
 
     def situation(self) -> bool:
         added = False
-        for name in self.ctx.situations:
+        for name in self.ctx.situations[:2]:   # the two most telling, those the facts show first
             lines = self.ctx.kb.empathy["situations"][name]["lines"]
             added |= self._pick("empathy", lines, self.ctx.kb.source("empathy"), situation=name)
         return added
