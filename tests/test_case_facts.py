@@ -136,3 +136,14 @@ def test_situations_come_from_facts(engine):
     assert "cool_down" in results[-1].analysis["situations"]
     assert any(s.get("situation") == "cool_down" for s in results[-1].suggestions)
     assert any("换人接待" in item["basis"] for item in results[-1].knowledge)
+
+
+def test_an_unsure_other_cause_does_not_take_the_case_over(engine):
+    first = engine.turn(CaseState(), parse("mis_selling", "在银行存钱被办成了分红险", "calm"))
+    unsure = {**parse("surrender_loss", "交了两年，一共四万，现金价值三万二", "calm", entities=[("amount", 40000)]),
+              "intent": {"name": "surrender_loss", "confidence": 0.7}}
+    second = engine.turn(first.state, unsure)
+    assert second.analysis["cause"] == "mis_selling" and second.analysis["intent"]["name"] == "surrender_loss"
+    assert second.analysis["stage"] == "offer_choices"
+    sure = {**unsure, "intent": {"name": "fees_and_charges", "confidence": 0.93}, "text": "还有银行卡年费扣了我两百"}
+    assert engine.turn(second.state, sure).analysis["cause"] == "fees_and_charges"

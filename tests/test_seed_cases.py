@@ -117,7 +117,7 @@ class WidgetChat:
             self.received.append(message)
             self.last_message = time.monotonic()
 
-        self.client.connect(url, socketio_path="/socket.io/", transports=["websocket"], wait_timeout=30)
+        self.client.connect(url, socketio_path="/socket.io/", wait_timeout=30)
         self.client.emit("session_request", {"session_id": None})
         assert confirmed.wait(30), "the widget channel did not confirm a session"
 
@@ -151,11 +151,12 @@ def check_widget_shows_none_of_it(servers: Any, kb: Any, case: Dict[str, Any],
     assert not any("knowledge" in m or "custom" in m or "basis" in m for m in shown), shown
     secret = {item["text"] for answer in answers for item in answer["knowledge"]}
     secret |= {item["basis"] for answer in answers for item in answer["knowledge"]}
-    secret |= {answer["analysis"]["approval"]["role_label"] for answer in answers if answer["analysis"].get("approval")}
-    secret |= {o["approver_label"] for answer in answers for o in latest_choices([answer]) or []
-               if o["approver"] not in ("none", "by_amount")}
     leaked = sorted(s for s in secret if s and s in words)
     assert leaked == [], (case["id"], leaked)
+    titles = set(kb.approval["roles"].values())
+    for message in shown:   # approval talk names no title: the customer hears the customer phrase
+        if "审批" in (message.get("text") or ""):
+            assert not any(title in message["text"] for title in titles), message
     for answer in answers:
         for option in latest_choices([answer]) or []:
             assert option["means"] not in words and option["cost"] not in words, (case["id"], option["id"])

@@ -4,7 +4,7 @@ Pure logic with no Rasa or HTTP in it, so it is tested directly; the custom
 action reads the tracker into `CaseState` and writes the result back as slots.
 """
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -39,6 +39,7 @@ class AssistSettings:
     customer_channels: List[str]
     remember_suggestions: int = 40
     remember_emotions: int = 8
+    switch_cause_confidence: float = 0.85
 
     @classmethod
     def from_yaml(cls, path: Path) -> "AssistSettings":
@@ -52,6 +53,7 @@ class AssistSettings:
             customer_channels=list(data["customer_channels"]),
             remember_suggestions=int(data.get("remember_suggestions", 40)),
             remember_emotions=int(data.get("remember_emotions", 8)),
+            switch_cause_confidence=float(data.get("switch_cause_confidence", 0.85)),
         )
 
 
@@ -137,8 +139,17 @@ class AssistEngine:
         self.settings = settings
         self.tag_facts = tag_facts(kb.case_facts)
 
+    def keep_cause(self, state: CaseState, turn: ParsedTurn) -> ParsedTurn:
+        """A later turn that the NLU, not very sure, files under another cause goes on with the
+        case's cause: as more of the same complaint when heated, else as information."""
+        if (state.cause and turn.is_cause and not turn.low_confidence and turn.intent != state.cause
+                and turn.confidence < self.settings.switch_cause_confidence):
+            return replace(turn, intent=state.cause if turn.emotion in ("angry", "furious") else "provide_info")
+        return turn
+
     def turn(self, state: CaseState, parse: Dict[str, Any]) -> AssistResult:
-        turn = parse_turn(parse)
+        said = parse_turn(parse)
+        turn = self.keep_cause(state, said)
         previous_cause = state.cause
         new_state = self._remember(state, turn)
         new_cause = turn.is_cause and turn.intent != previous_cause and not turn.low_confidence
@@ -170,7 +181,7 @@ class AssistEngine:
         new_state.suggested_ids = shown[-self.settings.remember_suggestions:]
 
         analysis = {
-            "intent": {"name": turn.intent, "confidence": turn.confidence},
+            "intent": {"name": said.intent, "confidence": said.confidence},
             "low_confidence": turn.low_confidence,
             "emotion": {"name": turn.emotion, "confidence": turn.emotion_confidence},
             "emotion_trend": trend,

@@ -57,7 +57,9 @@ class SuggestContext:
         entry = self.entry
         if not entry:
             return []
-        items = ([dict(c, text=c["offer"]) for c in entry["choices"]]
+        borne = [{"text": "", "when": f"{c.get('borne', 'amount')} > 0"} for c in entry["choices"]
+                 if c["approver"] == "by_amount" and self.fit(dict(c, text=c["offer"])).status is not False]
+        items = ([dict(c, text=c["offer"]) for c in entry["choices"]] + borne
                  + [as_item(x) for x in entry["restate"]]
                  + [as_item(x) for s in ("plain", "precise") for x in entry["explanations"][s]])
         missing: List[str] = []
