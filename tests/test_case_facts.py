@@ -3,7 +3,7 @@ import pytest
 
 from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
 from deescalate.assist.facts import read_facts
-from deescalate.build import ROOT
+from deescalate.tools.build import ROOT
 from deescalate.kb.conditions import ConditionError, condition
 
 

@@ -17,7 +17,7 @@ import pytest
 import socketio
 import yaml
 
-from deescalate.build import ROOT
+from deescalate.tools.build import ROOT
 
 CASES = yaml.safe_load((ROOT / "tests" / "data" / "seed_cases.yml").read_text(encoding="utf-8"))["cases"]
 SEED_SITUATIONS = (

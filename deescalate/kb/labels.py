@@ -66,11 +66,12 @@ class Labels:
         self._load()
         return str((self._approval.get("roles") or {}).get(role, role or ""))
 
-    def approval(self, amount: Optional[float]) -> Optional[Dict[str, Any]]:
+    def approval(self, amount: Optional[float], domain: Optional[str]) -> Optional[Dict[str, Any]]:
+        """The tier of the domain's own matrix for what the company would bear."""
         self._load()
-        if not self._approval.get("tiers"):
+        if not self._approval.get("matrices"):
             return None
-        return approval_tier(self._approval, amount)
+        return approval_tier(self._approval, amount, domain)
 
     def group(self, group: str, names: List[str]) -> Dict[str, str]:
         return {name: self.label(group, name) for name in names}

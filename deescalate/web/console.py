@@ -188,7 +188,9 @@ async def api_record(request: Request, case_id: str) -> HTTPResponse:
     is_form = not request.content_type.startswith("application/json")
     try:
         body = {k: request.form.get(k) for k in request.form} if is_form else _json_body(request)
-        changes = record_changes(body, labels.approval)
+        case = load_case(case_id)
+        domain = case.domain if case else None
+        changes = record_changes(body, lambda amount: labels.approval(amount, domain))
     except ValueError as error:
         return json_error(400, "invalid_record", str(error))
     save_record(case_id, changes)

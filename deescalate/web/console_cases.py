@@ -95,7 +95,8 @@ def items_from_events(events: Sequence[StoredEvent]) -> List[Dict[str, Any]]:
             items.append({"type": "assist", "id": turn.event_id, "time": turn.timestamp or 0.0,
                           "analysis": turn.assist.get("analysis") or {},
                           "suggestions": turn.assist.get("suggestions") or [],
-                          "alerts": turn.assist.get("alerts") or []})
+                          "alerts": turn.assist.get("alerts") or [],
+                          "knowledge": turn.assist.get("knowledge") or []})
         if turn.text:
             items.append({"type": "turn", "id": turn.event_id, "who": turn.speaker, "time": turn.timestamp or 0.0,
                           "text": turn.text, "suggestion_id": turn.suggestion_id, "taboo": turn.taboo})

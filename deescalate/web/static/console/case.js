@@ -23,6 +23,7 @@ export function casePage() {
       view.renderAnalysis(item.analysis || {});
       view.renderSuggestions(item.suggestions);
       view.renderAlerts(item.alerts);
+      view.renderKnowledge(item.knowledge);
       if (live) record.reloadRecord();   // the drafted narrative follows the new turn
     }
   }

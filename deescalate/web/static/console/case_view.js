@@ -1,5 +1,6 @@
 // Agent console, case page: the transcript, the analysis and the suggestions.
 import { TREND, WHO, clear, clock, el, label, money } from "./common.js";
+import { choiceCards, renderKnowledge } from "./knowledge.js";
 
 // What the case page shows so far; `onUse` is called with a suggestion the agent picks.
 export function createCaseView(onUse) {
@@ -132,18 +133,7 @@ export function createCaseView(onUse) {
     card.dataset.suggestionId = s.id;
     card.appendChild(el("div", "kind", label("kinds", s.kind)));
     card.appendChild(el("p", "text", s.text));
-    if (s.kind === "choices" && s.options) {
-      var list = el("ol", "options");
-      s.options.forEach(function (o) {
-        var li = el("li");
-        li.appendChild(el("div", null, o.text));
-        li.appendChild(el("div", "detail", "含义：" + o.means));
-        li.appendChild(el("div", "detail", "成本：" + o.cost));
-        li.appendChild(el("div", "detail", "审批：" + approverText(o.approver)));
-        list.appendChild(li);
-      });
-      card.appendChild(list);
-    }
+    if (s.kind === "choices" && s.options) card.appendChild(choiceCards(s.options, approverText));
     var actions = el("div", "card-actions");
     actions.appendChild(el("span", "source", s.source || ""));
     var use = el("button", "use", "插入草稿");
@@ -161,6 +151,10 @@ export function createCaseView(onUse) {
     list.forEach(function (s) { box.appendChild(suggestionCard(s)); });
   }
 
+  function renderPanel(items) {
+    renderKnowledge(document.getElementById("knowledge"), items);
+  }
+
   return { addTurn: addTurn, renderAnalysis: renderAnalysis, renderAlerts: renderAlerts,
-           renderSuggestions: renderSuggestions };
+           renderSuggestions: renderSuggestions, renderKnowledge: renderPanel };
 }
