@@ -175,7 +175,8 @@ class AssistEngine:
             picked = chosen_option(turn.text, offered_choices(context))
             new_state.chosen_option = picked["id"] if picked else new_state.chosen_option
         approval = self._approval(new_state, context)
-        plan_name = new_state.stage if new_state.cause and not turn.low_confidence else "no_cause"
+        # An unsure turn in a case whose cause is known goes on with the case; without a cause, ask.
+        plan_name = new_state.stage if new_state.cause and (not turn.low_confidence or state.cause) else "no_cause"
         suggestions = build_suggestions(context, self.settings.plans[plan_name], self.settings.max_suggestions)
         shown = state.suggested_ids + [s["id"] for s in suggestions if s["id"] not in state.suggested_ids]
         new_state.suggested_ids = shown[-self.settings.remember_suggestions:]
