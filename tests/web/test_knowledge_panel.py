@@ -8,8 +8,8 @@ from tests.conftest import screenshot
 from tests.web.test_console import LIVE_TIMEOUT, open_case
 from tests.web.test_widget import WIDGET, open_widget, say
 
-POLICY_CASE = ["我在银行柜台本来想存定期，结果给我办了一份分红险，交了五万",
-               "我已经交了两年了，现在只能退四万二"]
+POLICY_CASE = ["我在银行柜台本来想存定期，结果给我办了一份分红险，交了五万，现在只能退四万二",
+               "我已经交了两年了"]
 
 
 def test_console_shows_the_knowledge_panel_with_bases_and_the_choice_cards(page: Any, web: Any, servers: Any) -> None:
@@ -28,7 +28,8 @@ def test_console_shows_the_knowledge_panel_with_bases_and_the_choice_cards(page:
     expect(items).to_have_count(len(answers[-1]["knowledge"]), timeout=LIVE_TIMEOUT)
     expect(items.first).to_contain_text(answers[-1]["knowledge"][0]["text"])
     expect(page.locator("#knowledge .k-basis").first).to_contain_text(answers[-1]["knowledge"][0]["basis"])
-    expect(page.locator("#knowledge")).to_contain_text("《中华人民共和国保险法》第47条")
+    expect(page.locator("#knowledge")).to_contain_text("《中华人民共和国保险法》")
+    expect(page.locator("#knowledge")).to_contain_text("核对于")
     expect(page.locator("#h-knowledge")).to_contain_text("仅坐席可见")
 
     # the choices are short cards; meaning, cost and approver open on a click
@@ -37,12 +38,14 @@ def test_console_shows_the_knowledge_panel_with_bases_and_the_choice_cards(page:
     expect(cards).to_have_count(len(options))
     expect(cards.locator(".c-title")).to_have_text([o["short"] for o in options])
     assert "cooling_off_cancel" not in {o["id"] for o in options}       # two years paid: no cooling-off card
-    refund = cards.filter(has=page.locator(".c-title", has_text="核查误导"))
-    expect(refund.locator(".c-detail")).to_be_hidden()
-    refund.locator("summary").click()
-    expect(refund.locator(".c-detail")).to_be_visible()
-    expect(refund.locator(".c-detail")).to_contain_text("运营总监")
-    expect(refund.locator(".c-detail")).to_contain_text("8000")
+    priced = next(o for o in options if o["borne"])                      # a card routed by what the company bears
+    assert priced["borne"] == 8000                                       # 50,000 paid, 42,000 cash value
+    card = cards.filter(has=page.locator(".c-title", has_text=priced["short"]))
+    expect(card.locator(".c-detail")).to_be_hidden()
+    card.locator("summary").click()
+    expect(card.locator(".c-detail")).to_be_visible()
+    expect(card.locator(".c-detail")).to_contain_text(priced["approver_label"])
+    expect(card.locator(".c-detail")).to_contain_text("8000")
     screenshot(page, "console_knowledge_panel_and_choice_cards")
 
 
