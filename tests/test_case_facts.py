@@ -3,8 +3,8 @@ import pytest
 
 from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
 from deescalate.assist.facts import read_facts
-from deescalate.tools.build import ROOT
 from deescalate.kb.conditions import ConditionError, condition
+from deescalate.tools.build import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from deescalate.assist.render import TemplateValues, format_amount
 from deescalate.assist.risk import RiskSettings, approval_tier, assess_risk
 from deescalate.assist.stage import next_stage
 from deescalate.assist.suggest import SuggestContext, build_suggestions, offered_choices
-from deescalate.kb.conditions import condition
 from deescalate.contract import CAUSE_DOMAINS
+from deescalate.kb.conditions import condition
 from deescalate.kb.loader import KnowledgeBase
 
 _ORDINAL = re.compile(r"第\s*([一二两三四1-4])|([一二两三四1-4])\s*[个种条项号]|选\s*([一二两三四1-4])|(最后|后面那)")
@@ -308,7 +308,7 @@ class AssistEngine:
             alerts.append({"kind": "supervisor",
                            "text": "高风险案件，请主管关注（" + "；".join(reasons) + "）。" + "".join(notes)})
         if approval and self._needs_approval(state):
-            domain_label = self.kb.domains[state.domain]["label"]
+            domain_label = self.kb.domains[state.domain]["label"] if state.domain else ""
             alerts.append({"kind": "approval", "role": approval["role"],
                            "text": f"公司预计承担{format_amount(approval['borne'])}，按{domain_label}审批权限需"
                                    f"{approval['role_label']}审批后才能承诺；对客户只说“{approval['customer_phrase']}”。"})

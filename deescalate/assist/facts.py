@@ -6,7 +6,7 @@ such as "您在{station}站…". `read_facts` finds what one utterance says;
 `case_facts` adds what the engine knows besides (amount, product, emotion…).
 """
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import cn2an
 

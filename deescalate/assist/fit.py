@@ -8,7 +8,7 @@ a QR code; a line written for this emotion or stage beats one that is not.
 """
 import string
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Optional
+from typing import Any, Dict, FrozenSet, List, Optional, Set
 
 from deescalate.kb.conditions import condition
 
@@ -35,7 +35,9 @@ def line_fit(item: Dict[str, Any], facts: Dict[str, Any], tag_facts: Dict[str, s
              emotion: Optional[str] = None, stage: Optional[str] = None) -> Fit:
     """Judge one line (as_item form) against the case facts, emotion and stage."""
     status: Optional[bool] = True
-    score, missing, reasons = 0, set(), []
+    score = 0
+    missing: Set[str] = set()
+    reasons: List[str] = []
     if item.get("when"):
         parsed = condition(item["when"])
         value = parsed.evaluate(facts)

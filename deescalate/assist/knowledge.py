@@ -45,9 +45,9 @@ def build_knowledge(kb: KnowledgeBase, *, cause: Optional[str], domain: Optional
                     escalations: List[str], abnormal: List[str]) -> List[Dict[str, Any]]:
     """The knowledge panel for one moment of a case."""
     knowledge: List[Dict[str, Any]] = []
-    has_entry = bool(cause and domain and domain in kb.causes.get(cause, {}).get("domains", {}))
-    if has_entry:
-        knowledge += entry_facts(kb, cause, domain, facts, tag_facts)[:MAX_FACTS]
+    entry_key = (cause, domain) if cause and domain and domain in kb.causes.get(cause, {}).get("domains", {}) else None
+    if entry_key:
+        knowledge += entry_facts(kb, *entry_key, facts, tag_facts)[:MAX_FACTS]
     watch: List[Dict[str, Any]] = []
     for name in abnormal:
         detail = kb.escalation["abnormal"][name]
@@ -55,8 +55,8 @@ def build_knowledge(kb: KnowledgeBase, *, cause: Optional[str], domain: Optional
                   for sign in detail["signs"][:2]]
         watch += [_item("do", text, kb.source("escalation"), detail["basis"], None)
                   for text in detail["agent_does"][:3]]
-    if has_entry:
-        watch += entry_facts(kb, cause, domain, facts, tag_facts, group="watch")
+    if entry_key:
+        watch += entry_facts(kb, *entry_key, facts, tag_facts, group="watch")
     do: List[Dict[str, Any]] = []
     for name in situations:
         situation = kb.empathy["situations"][name]

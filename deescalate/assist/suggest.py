@@ -104,12 +104,17 @@ def choice_card(ctx: SuggestContext, choice: Dict[str, Any], fit: Fit) -> Dict[s
     }
 
 
+def _asks(fact: str) -> Callable[[Dict[str, Any]], bool]:
+    """Whether a question is the one that asks for this fact."""
+    return lambda item: item.get("asks") == fact
+
+
 def offered_choices(ctx: SuggestContext) -> List[Dict[str, Any]]:
     """The entry's choices that fit or may fit the case, best fit first."""
     entry = ctx.entry
     if not entry:
         return []
-    ranked: List[Tuple[Tuple[int, int], Dict[str, Any]]] = []
+    ranked: List[Tuple[Tuple[int, float, int], Dict[str, Any]]] = []
     for index, choice in enumerate(entry["choices"]):
         fit = ctx.fit(dict(choice, text=choice["offer"]))
         if fit.status is False:
@@ -193,8 +198,7 @@ class SuggestionBuilder:
         if not entry or not missing:
             return False
         for name in missing:
-            if self._pick("question", entry["questions"], self._cause_source(),
-                          wanted=lambda item, name=name: item.get("asks") == name, asks=name):
+            if self._pick("question", entry["questions"], self._cause_source(), wanted=_asks(name), asks=name):
                 return True
         return False
 
