@@ -8,6 +8,9 @@ its confusion matrix, entity F1 per entity (value-level), escalation recall,
 exact amount values, and accuracy on Traditional beside Simplified examples.
 Writes report.json and report.md to the output folder and prints a summary.
 Then scores the taboo check on its test split (deescalate/tools/taboo_eval.py, results/taboo/).
+When ../shared/real-dev/ is beside the repository, the same report also holds
+the figures on real customers' words (deescalate/real_words.py); without it
+that part is skipped with a message.
 """
 import argparse
 import asyncio
@@ -22,6 +25,8 @@ from sklearn.metrics import classification_report, confusion_matrix, f1_score
 from deescalate.assist.analysis import FALLBACK_INTENT, parse_turn
 from deescalate.nlu.normalizer import to_halfwidth, to_simplified
 from deescalate.tools.build import ROOT, ensure_model
+from deescalate.real_words import SKIP_MESSAGE, evaluate_real_words, real_dev_dir
+from deescalate.real_words import markdown as real_words_markdown
 
 TARGETS = {"intent_macro_f1": 0.92, "emotion_macro_f1": 0.85, "escalation_recall": 0.95,
            "amount_exact": 0.95, "traditional_gap": 0.05}
@@ -172,9 +177,20 @@ def main() -> None:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--data", type=Path, default=ROOT / "tests" / "nlu_test")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "nlu")
+    parser.add_argument("--real-dev", type=Path, help="folder of the real-words sets (default ../shared/real-dev)")
     args = parser.parse_args()
-    report = evaluate(args.model or ensure_model(), args.data)
-    print(write_report(report, args.out))
+    model = args.model or ensure_model()
+    report = evaluate(model, args.data)
+    text = write_report(report, args.out)
+    folder = real_dev_dir(args.real_dev)
+    if folder is None:
+        print(SKIP_MESSAGE)
+    else:
+        report["real_words"] = evaluate_real_words(model, folder)
+        text = "## Held-out split (tests/nlu_test)\n\n" + text + "\n\n" + real_words_markdown(report["real_words"])
+        (args.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+        (args.out / "report.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
     print(f"\nfull report: {args.out / 'report.json'}")
     from deescalate.tools.taboo_eval import main as evaluate_taboo
 
