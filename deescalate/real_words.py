@@ -32,7 +32,7 @@ import yaml
 from sklearn.metrics import classification_report, f1_score
 
 from deescalate.build import ROOT
-from deescalate.contract import CAUSES, EMOTIONS
+from deescalate.contract import CAUSES
 
 UPSET = ("angry", "furious", "anxious")
 MIN_CAUSE_ITEMS = 5

@@ -181,3 +181,53 @@ def test_the_domain_stays_with_its_cause_when_a_later_turn_names_a_bank():
     assert second.analysis["domain"] == "insurance"
     fees = ENGINE.turn(second.state, parse("还有银行卡年费扣了我两百", "fees_and_charges"))
     assert fees.analysis["domain"] == "bank"
+
+
+# ---------------------------------------------------------------- the cause beside the dialogue act
+
+def with_cause(intent, text, ranking, confidence=0.9):
+    """A parse whose cause classifier gave `ranking` ([(cause, confidence), ...])."""
+    result = parse(intent, text, confidence=confidence)
+    result["cause"] = {"name": ranking[0][0], "confidence": ranking[0][1],
+                       "ranking": [{"name": n, "confidence": c} for n, c in ranking], "secondary": None}
+    return result
+
+
+def test_a_turn_of_dates_and_amounts_keeps_the_fee_cause(engine):
+    results = run_case(engine, [
+        with_cause("fees_and_charges", "卡早就不用了还在扣年费", [("fees_and_charges", 0.8), ("account_restriction", 0.1)]),
+        with_cause("provide_info", "三月五号扣了三百，四月五号又扣三百，卡号尾号二八",
+                   [("unauthorized_transaction", 0.45), ("fees_and_charges", 0.35)]),
+    ])
+    assert [r.analysis["cause"] for r in results] == ["fees_and_charges", "fees_and_charges"]
+    assert results[1].analysis["turn_cause"]["name"] == "unauthorized_transaction"
+    ranking = results[1].analysis["cause_ranking"]
+    assert ranking[0]["name"] == "fees_and_charges" and abs(sum(r["confidence"] for r in ranking) - 1) < 0.01
+
+
+def test_a_narrative_turn_names_the_cause_when_none_is_known_yet(engine):
+    result = engine.turn(CaseState(), with_cause("provide_info", "借了两万，分二十四期，每期多收一百多服务费",
+                                                 [("fees_and_charges", 0.7), ("repayment_hardship", 0.2)]))
+    assert result.analysis["cause"] == "fees_and_charges"
+    assert result.analysis["intent"]["name"] == "provide_info"
+    assert result.state.cause_scores["fees_and_charges"] > result.state.cause_scores["repayment_hardship"]
+
+
+def test_greetings_and_thanks_bring_no_cause_evidence(engine):
+    result = engine.turn(CaseState(), with_cause("greet", "你好", [("service_attitude", 0.5)]))
+    assert result.analysis["cause"] is None and result.state.cause_scores == {}
+
+
+def test_a_clearly_stated_new_complaint_takes_over_the_case(engine):
+    results = run_case(engine, [
+        with_cause("debt_collection", "催收天天打我单位电话", [("debt_collection", 0.9)]),
+        with_cause("debt_collection", "还打给我爸妈", [("debt_collection", 0.8)]),
+        with_cause("fees_and_charges", "另外提前还款还要收违约金", [("fees_and_charges", 0.85)]),
+    ])
+    assert [r.analysis["cause"] for r in results] == ["debt_collection", "debt_collection", "fees_and_charges"]
+
+
+def test_the_case_cause_survives_its_slots(engine):
+    first = engine.turn(CaseState(), with_cause("fees_and_charges", "乱扣费", [("fees_and_charges", 0.8)]))
+    restored = CaseState.from_slots(first.slots())
+    assert restored.cause_scores == first.state.cause_scores

@@ -1,6 +1,6 @@
 """What one parsed customer utterance says, in the contract's terms."""
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from deescalate.contract import CAUSES, DEMANDS, EMOTIONS, ESCALATIONS
 
@@ -22,10 +22,23 @@ class ParsedTurn:
     demands: List[str] = field(default_factory=list)
     amount: Optional[int] = None
     product: Optional[str] = None
+    # What the complaint is about in this turn, whatever the dialogue act: the
+    # parse's `cause` ranking (or, from a model without one, the cause intent).
+    cause_ranking: List[Tuple[str, float]] = field(default_factory=list)
+    secondary_cause: Optional[Dict[str, Any]] = None
 
     @property
     def is_cause(self) -> bool:
         return self.intent in CAUSES
+
+    def cause_summary(self) -> Optional[Dict[str, Any]]:
+        """The turn's cause as the contract's `{name, confidence, ranking}` (plus `secondary`)."""
+        if not self.cause_ranking:
+            return None
+        name, confidence = self.cause_ranking[0]
+        return {"name": name, "confidence": confidence,
+                "ranking": [{"name": n, "confidence": c} for n, c in self.cause_ranking],
+                "secondary": self.secondary_cause}
 
 
 def _unique(values: List[str]) -> List[str]:
@@ -41,6 +54,18 @@ def _best_real_intent(parse: Dict[str, Any]) -> Dict[str, Any]:
         if candidate.get("name") != FALLBACK_INTENT:
             return candidate
     return {"name": FALLBACK_INTENT, "confidence": intent.get("confidence", 0.0)}
+
+
+def _cause_ranking(parse: Dict[str, Any], intent: Dict[str, Any]) -> List[Tuple[str, float]]:
+    cause = parse.get("cause")
+    if isinstance(cause, dict) and isinstance(cause.get("ranking"), list):
+        ranking = [(str(c.get("name")), round(float(c.get("confidence") or 0.0), 4))
+                   for c in cause["ranking"] if isinstance(c, dict) and c.get("name") in CAUSES]
+        if ranking:
+            return ranking
+    if intent.get("name") in CAUSES:
+        return [(intent["name"], round(float(intent.get("confidence") or 0.0), 4))]
+    return []
 
 
 def parse_turn(parse: Dict[str, Any]) -> ParsedTurn:
@@ -65,6 +90,8 @@ def parse_turn(parse: Dict[str, Any]) -> ParsedTurn:
                          if e.get("entity") == "demand" and e.get("value") in DEMANDS]),
         amount=max(amounts) if amounts else None,
         product=products[0] if products else None,
+        cause_ranking=_cause_ranking(parse, intent),
+        secondary_cause=(parse.get("cause") or {}).get("secondary") if isinstance(parse.get("cause"), dict) else None,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 from deescalate.assist.analysis import ParsedTurn, emotion_peak, emotion_trend, parse_turn
+from deescalate.assist.cause_evidence import CauseEvidenceSettings, add_evidence, case_cause, ranking_of, turn_weight
 from deescalate.assist.facts import derive_facts, read_facts, tag_facts
 from deescalate.assist.knowledge import build_knowledge
 from deescalate.assist.render import TemplateValues, format_amount
@@ -40,6 +41,7 @@ class AssistSettings:
     remember_suggestions: int = 40
     remember_emotions: int = 8
     switch_cause_confidence: float = 0.85
+    cause_evidence: CauseEvidenceSettings = field(default_factory=CauseEvidenceSettings)
 
     @classmethod
     def from_yaml(cls, path: Path) -> "AssistSettings":
@@ -54,6 +56,7 @@ class AssistSettings:
             remember_suggestions=int(data.get("remember_suggestions", 40)),
             remember_emotions=int(data.get("remember_emotions", 8)),
             switch_cause_confidence=float(data.get("switch_cause_confidence", 0.85)),
+            cause_evidence=CauseEvidenceSettings.from_dict(data.get("cause_evidence")),
         )
 
 
@@ -75,6 +78,7 @@ class CaseState:
     suggested_ids: List[str] = field(default_factory=list)     # the latest few suggestions
     case_facts: Dict[str, Any] = field(default_factory=dict)   # what the customer has told us (facts.yml)
     abnormal: List[str] = field(default_factory=list)          # abnormal-complaint signs seen (escalation.yml)
+    cause_scores: Dict[str, float] = field(default_factory=dict)  # decayed evidence per cause
 
     @classmethod
     def from_slots(cls, slots: Dict[str, Any]) -> "CaseState":
@@ -151,10 +155,10 @@ class AssistEngine:
         said = parse_turn(parse)
         turn = self.keep_cause(state, said)
         previous_cause = state.cause
-        new_state = self._remember(state, turn)
-        new_cause = turn.is_cause and turn.intent != previous_cause and not turn.low_confidence
-        new_state.stage = next_stage(state.stage, turn.intent, turn.emotion, turn.is_cause and not turn.low_confidence,
-                                     new_cause, turn.low_confidence)
+        new_state = self._remember(state, turn, kept=turn is not said)
+        stated = turn.is_cause and not turn.low_confidence
+        new_cause = stated and new_state.cause != previous_cause
+        new_state.stage = next_stage(state.stage, turn.intent, turn.emotion, stated, new_cause, turn.low_confidence)
 
         trend = emotion_trend(new_state.emotion_history)
         wants_person = turn.intent == "request_human" or "escalate_to_manager" in turn.demands
@@ -188,6 +192,8 @@ class AssistEngine:
             "emotion_trend": trend,
             "emotion_peak": new_state.emotion_peak,
             "cause": new_state.cause,
+            "turn_cause": turn.cause_summary(),
+            "cause_ranking": ranking_of(new_state.cause_scores),
             "domain": new_state.domain,
             "escalation": new_state.escalation,
             "risk": risk,
@@ -209,8 +215,13 @@ class AssistEngine:
         return AssistResult(analysis=analysis, suggestions=suggestions, alerts=alerts, state=new_state,
                             knowledge=knowledge)
 
-    def _remember(self, state: CaseState, turn: ParsedTurn) -> CaseState:
-        cause = turn.intent if turn.is_cause and not turn.low_confidence else state.cause
+    def _remember(self, state: CaseState, turn: ParsedTurn, kept: bool = False) -> CaseState:
+        """The case after this turn; a turn kept with the case's cause counts as information."""
+        evidence = self.settings.cause_evidence
+        act = "provide_info" if kept else turn.intent
+        scores = add_evidence(evidence, state.cause_scores, turn.cause_ranking,
+                              turn_weight(evidence, act, turn.low_confidence))
+        cause = case_cause(evidence, scores, state.cause)
         # The domain is settled with the cause: a bank branch named later in a
         # mis-sold policy case does not turn it into a bank case.
         domain = (state.domain if cause == state.cause and state.domain
@@ -232,6 +243,7 @@ class AssistEngine:
             abnormal=state.abnormal + [name for name, detail in self.kb.escalation["abnormal"].items()
                                        if name not in state.abnormal
                                        and any(cue in turn.text for cue in detail["cues"])],
+            cause_scores=scores,
         )
 
     def facts(self, state: CaseState, emotion: str) -> Dict[str, Any]:

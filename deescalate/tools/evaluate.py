@@ -24,9 +24,9 @@ from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
 from deescalate.assist.analysis import FALLBACK_INTENT, parse_turn
 from deescalate.nlu.normalizer import to_halfwidth, to_simplified
-from deescalate.tools.build import ROOT, ensure_model
 from deescalate.real_words import SKIP_MESSAGE, evaluate_real_words, real_dev_dir
 from deescalate.real_words import markdown as real_words_markdown
+from deescalate.tools.build import ROOT, ensure_model
 
 TARGETS = {"intent_macro_f1": 0.92, "emotion_macro_f1": 0.85, "escalation_recall": 0.95,
            "amount_exact": 0.95, "traditional_gap": 0.05}

@@ -1,6 +1,6 @@
 """Choose the n-gram classifiers' settings on the training data alone.
 
-    python -m deescalate.tools.nlu_cv [--label intent|emotion] [--data data/nlu]
+    python -m deescalate.tools.nlu_cv [--label intent|cause|emotion] [--data data/nlu]
 
 Starts from the settings in config.yml and tries each neighbour (one setting
 changed at a time: character n-gram length ±1, C halved and doubled, word
@@ -30,6 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 from deescalate.tools.build import ROOT
 
 COMPONENTS = {"intent": "deescalate.nlu.intent.NgramIntentClassifier",
+              "cause": "deescalate.nlu.cause.CauseClassifier",
               "emotion": "deescalate.nlu.emotion.EmotionClassifier"}
 
 
@@ -47,7 +48,8 @@ def component_config(label: str, config_file: Path = ROOT / "config.yml") -> Dic
 
     pipeline = yaml.safe_load(config_file.read_text(encoding="utf-8"))["pipeline"]
     entry: Dict[str, Any] = next((c for c in pipeline if c.get("name") == COMPONENTS[label]), {})
-    return {**NgramClassifier.get_default_config(), **{k: v for k, v in entry.items() if k != "name"}}
+    settings = ("max_char_ngram", "word_weight", "C", "calibration_folds")
+    return {**NgramClassifier.get_default_config(), **{k: v for k, v in entry.items() if k in settings}}
 
 
 def neighbours(config: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -67,13 +69,17 @@ def load_examples(data: Path, label: str) -> List[Example]:
     from rasa.shared.nlu.training_data.loading import load_data
 
     import deescalate.nlu.spacy_tokenizer  # noqa: F401  (registers the jieba tokenizer)
+    from deescalate.contract import CAUSES
     from deescalate.nlu.emotion import example_emotion
     from deescalate.nlu.ngram_classifier import token_features
     from deescalate.nlu.normalizer import normalize_text
     from deescalate.tools.build import build_spacy
 
     nlp = spacy.load(build_spacy())
-    label_of: Callable[[Any], Optional[str]] = example_emotion if label == "emotion" else lambda m: m.get("intent")
+    label_of: Callable[[Any], Optional[str]] = {
+        "emotion": example_emotion,
+        "cause": lambda m: m.get("intent") if m.get("intent") in CAUSES else None,
+    }.get(label, lambda m: m.get("intent"))
     examples = []
     for path in sorted(data.rglob("*.yml")):
         for message in load_data(str(path)).intent_examples:
