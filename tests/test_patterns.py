@@ -43,3 +43,55 @@ def test_demand_phrases(text, value):
                                   "退保只给我一半", "我不想退保", "问一下退保能退多少"])
 def test_harmless_sentences_carry_no_demand(text):
     assert values(text, "demand") == set()
+
+
+# ---------------------------------------------------------------- whose threat it is
+
+from deescalate.nlu.patterns import is_own_threat, load_threat_filter  # noqa: E402
+
+THREAT_FILTER = load_threat_filter()
+
+
+def own_threats(text):
+    return {e["value"] for e in find_pattern_entities(text, PATTERNS)
+            if e["entity"] == "escalation" and is_own_threat(text, e, THREAT_FILTER)}
+
+
+@pytest.mark.parametrize("text, value", [
+    ("这周末我们几个受骗的组团去你们总部讨说法", "mass_incident"),
+    ("我已经拉了个维权群，到时候大家一起上门", "mass_incident"),
+    ("后天我叫上全小区的人一块过来", "mass_incident"),
+    ("不给解决我就把录音传到B站上", "media"),
+    ("我会把这事拍成视频发到快手", "media"),
+    ("再拖下去我就拿着菜刀上门", "self_harm_or_violence"),
+    ("逼急了我就砸了你们的柜台", "self_harm_or_violence"),
+    ("我明天就去交通委反映", "regulator"),
+    ("我现在就打12328", "regulator"),
+    ("不处理我就去地方金融监管局投诉", "regulator"),
+    ("实在不行我就申请法律援助", "legal"),
+    ("你们要是不退钱我就去银保监会投诉", "regulator"),
+])
+def test_paraphrased_threats_of_the_customer_are_caught(text, value):
+    assert value in own_threats(text)
+
+
+@pytest.mark.parametrize("text", [
+    "这个小家电是我刷抖音看到广告下单的",
+    "催收员威胁说要把我欠钱的事曝光到网上",
+    "他们发律师函给我家人",
+    "平台已经起诉我了，我想协商还款",
+    "法院冻结了我的工资卡",
+    "人民银行规定了贷款利率上限",
+    "车险出险后我打客服报案，到现在没人来定损",
+])
+def test_what_others_did_or_a_purchase_channel_is_no_threat_of_the_customer(text):
+    assert own_threats(text) == set()
+
+
+def test_a_number_inside_a_longer_number_is_no_police_call():
+    def mention(text):
+        start = text.index("110")
+        return {"entity": "escalation", "value": "police", "start": start, "end": start + 3}
+
+    assert not is_own_threat("上个月还款1108元", mention("上个月还款1108元"), THREAT_FILTER)
+    assert is_own_threat("再不退我就打110", mention("再不退我就打110"), THREAT_FILTER)

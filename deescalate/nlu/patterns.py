@@ -3,10 +3,12 @@
 Token-based matching misses threats phrased in many ways ("我们几十户一起来",
 "带着二十多个人过来"); these patterns run on the normalised text directly and
 give the canonical value, so they do not depend on how jieba cut the words.
+An escalation mention from any extractor is then kept only when it reads as the
+customer's own threat (`not_own_threat` in the same file).
 """
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Text, Tuple
 
 import yaml
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -19,12 +21,62 @@ from deescalate.nlu.base import StatelessComponent
 PATTERNS_FILE = Path(__file__).resolve().parent / "entity_patterns.yml"
 
 
+NOT_OWN_THREAT = "not_own_threat"
+_CLAUSE_BREAK = re.compile(r"[,，。!！?？;；、\n]")
+_DIGIT = re.compile(r"\d")
+
+
+def _load(path: Path) -> Dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
 def load_patterns(path: Path = PATTERNS_FILE) -> List[Dict[str, Any]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [{"entity": entity, "value": value, "regex": re.compile(pattern)}
-            for entity, values in data.items()
+            for entity, values in _load(path).items() if entity != NOT_OWN_THREAT
             for value, patterns in values.items()
             for pattern in patterns]
+
+
+def load_threat_filter(path: Path = PATTERNS_FILE) -> Dict[str, "re.Pattern[str]"]:
+    return {name: re.compile(pattern) for name, pattern in (_load(path).get(NOT_OWN_THREAT) or {}).items()}
+
+
+def clause_around(text: str, start: int, end: int) -> Tuple[str, str]:
+    """The text of the clause before and after a mention, cut at punctuation."""
+    left = _CLAUSE_BREAK.split(text[:start])[-1]
+    right = _CLAUSE_BREAK.split(text[end:])[0]
+    return left, right
+
+
+def is_own_threat(text: str, entity: Dict[str, Any], rules: Dict[str, "re.Pattern[str]"]) -> bool:
+    """False when the words around an escalation mention say it is not the customer's own threat.
+
+    Someone else acts (a collector threatens to expose, a court freezes), the
+    customer is the object (曝光我), the authority is quoted (银监会规定), a
+    platform is where something was bought, or 报案 is an insurance claim.
+    """
+    start, end = int(entity.get("start") or 0), int(entity.get("end") or 0)
+    if not rules or end <= start:
+        return True
+    mention = text[start:end]
+    left, right = clause_around(text, start, end)
+    if (start > 0 and _DIGIT.match(text[start - 1])) or _DIGIT.match(text[end:end + 1]):
+        if mention.isdigit():
+            return False  # 110 inside a longer number
+    clause = left + mention + right
+    if rules["others_act"].search(clause) or rules["object_after"].search(right) \
+            or rules["actor_before"].search(left):
+        return False
+    if "法院" in mention and rules["court_acts_after"].search(right):
+        return False
+    if entity.get("value") in ("regulator", "consumer_association") and rules["citing_after"].search(right):
+        return False
+    if rules["platforms"].fullmatch(mention) and not rules["posting"].search(clause):
+        return False
+    if rules["claim_report"].search(mention) and rules["claim_words"].search(text) \
+            and not rules["police_words"].search(clause):
+        return False
+    return True
 
 
 def find_pattern_entities(text: str, patterns: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -43,13 +95,18 @@ class PatternEntityExtractor(StatelessComponent, EntityExtractorMixin):
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
         self.patterns = load_patterns()
+        self.threat_filter = load_threat_filter()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
+            text = message.get(TEXT) or ""
             existing = message.get(ENTITIES, [])
             known = {(e.get("entity"), e.get("value")) for e in existing}
-            found = [e for e in find_pattern_entities(message.get(TEXT) or "", self.patterns)
+            found = [e for e in find_pattern_entities(text, self.patterns)
                      if (e["entity"], e["value"]) not in known]
             unique = list({(e["entity"], e["value"]): e for e in found}.values())
-            message.set(ENTITIES, existing + self.add_extractor_name(unique), add_to_output=True)
+            entities = existing + self.add_extractor_name(unique)
+            kept = [e for e in entities
+                    if e.get("entity") != "escalation" or is_own_threat(text, e, self.threat_filter)]
+            message.set(ENTITIES, kept, add_to_output=True)
         return messages
