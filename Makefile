@@ -23,7 +23,7 @@ help:
 	@echo "make test      install, train if needed, lint, run the whole test suite (as CI does)"
 	@echo "make test-fast the unit tier only: no servers, no model, no browser"
 	@echo "make lint      ruff (lint and format check) and mypy on deescalate/ and actions/"
-	@echo "make eval      evaluate the NLU (tests/nlu_test) and the taboo check (tests/data/taboo_test.yml): results/nlu/, results/taboo/"
+	@echo "make eval      evaluate the NLU (tests/nlu_test; real words too when ../shared/real-dev is there) and the taboo check: results/nlu/, results/taboo/"
 	@echo "make nlu-cv    cross-validate the intent and emotion classifiers' settings on the training data"
 	@echo "make kb-check  validate scripts_kb/ against its schema; every customer-facing line must pass the taboo check"
 	@echo "make purge     delete case records past the retention period (privacy.yml); ARGS=--dry-run only counts"
@@ -59,6 +59,7 @@ eval: $(STAMP) model
 
 nlu-cv: $(STAMP)
 	$(PY) -m deescalate.tools.nlu_cv --label intent
+	$(PY) -m deescalate.tools.nlu_cv --label cause
 	$(PY) -m deescalate.tools.nlu_cv --label emotion
 
 kb-check: $(STAMP)
