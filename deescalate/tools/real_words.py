@@ -1,6 +1,6 @@
 """The NLU measured on real customers' words (`make eval`, second part).
 
-    python -m deescalate.real_words [--model PATH] [--real-dev DIR] [--json FILE]
+    python -m deescalate.tools.real_words [--model PATH] [--real-dev DIR] [--json FILE]
 
 `../shared/real-dev/` (beside the repository; `DEESCALATE_REAL_DEV` names
 another folder) holds real complaints and Weibo posts labelled against the
@@ -31,8 +31,8 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 from sklearn.metrics import classification_report, f1_score
 
-from deescalate.build import ROOT
-from deescalate.contract import CAUSES
+from deescalate.tools.build import ROOT
+from deescalate.contract import CAUSES, EMOTIONS
 
 UPSET = ("angry", "furious", "anxious")
 MIN_CAUSE_ITEMS = 5
@@ -261,7 +261,7 @@ SKIP_MESSAGE = ("real-words evaluation skipped: no ../shared/real-dev/complaints
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from deescalate.build import ensure_model
+    from deescalate.tools.build import ensure_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path)
