@@ -156,7 +156,12 @@ def score_model(model: Path, complaints: List[Dict[str, Any]], weibo: List[Dict[
 
 def plain_baseline(complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]],
                    data: Path = ROOT / "data") -> Dict[str, Any]:
-    """A plain char 1-3-gram TF-IDF logistic regression on the same training data."""
+    """A plain char 1-3-gram TF-IDF logistic regression on the same training data.
+
+    For the cause it learns from the cause examples, as the cause classifier
+    does (trained on every intent it scored lower when measured); for the
+    emotion from every example that carries one.
+    """
     from rasa.shared.nlu.training_data.loading import load_data
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -173,11 +178,9 @@ def plain_baseline(complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]]
         return model.fit([t for t, _ in pairs], [label for _, label in pairs])
 
     texts = [i["text"] for i in complaints]
-    all_intents = fit([(m.get("text"), m.get("intent")) for m in messages])
     cause_only = fit([(m.get("text"), m.get("intent")) for m in messages if m.get("intent") in CAUSES])
     emotion = fit([(m.get("text"), example_emotion(m)) for m in messages if example_emotion(m)])
-    result = {"all_intents": cause_scores(complaints, list(all_intents.predict(texts))),
-              "cause_examples": cause_scores(complaints, list(cause_only.predict(texts)))}
+    result = cause_scores(complaints, list(cause_only.predict(texts)))
     gold = [i["emotion"] for i in complaints]
     predicted = list(emotion.predict(texts))
     weibo_predicted = list(emotion.predict([i["text"] for i in weibo]))
@@ -221,8 +224,6 @@ TARGETS = [("cause macro-F1 (causes with ≥ 5 items)", "cause_macro_f1", 0.80),
 
 def markdown(report: Dict[str, Any]) -> str:
     model, base, snow = report["model"], report["plain_baseline"], report["snownlp"] or {}
-    best_base = max(base["all_intents"], base["cause_examples"], key=lambda r: r["cause_macro_f1"])
-    merged_base = {**best_base, "emotion_macro_f1": base["emotion_macro_f1"], "upset_f1": base["upset_f1"]}
 
     def cell(source: Dict[str, Any], key: str) -> str:
         return f"{source[key]:.3f}" if key in source else "–"
@@ -232,12 +233,10 @@ def markdown(report: Dict[str, Any]) -> str:
              "| metric | model | plain char n-gram LR | SnowNLP | target |", "|---|---|---|---|---|"]
     for name, key, target in TARGETS:
         goal = f"≥ {target:.2f}" if target else ""
-        lines.append(f"| {name} | {cell(model, key)} | {cell(merged_base, key)} | {cell(snow, key)} | {goal} |")
+        lines.append(f"| {name} | {cell(model, key)} | {cell(base, key)} | {cell(snow, key)} | {goal} |")
     lines += [f"| fallback rate | {model['fallback_rate']:.3f} | | | ≤ 0.05 |",
-              f"| lead over the baseline (cause macro-F1) | {model['cause_macro_f1'] - best_base['cause_macro_f1']:+.3f}"
+              f"| lead over the baseline (cause macro-F1) | {model['cause_macro_f1'] - base['cause_macro_f1']:+.3f}"
               " | | | ≥ 0.10 |", "",
-              f"Baseline cause macro-F1: trained on every intent {base['all_intents']['cause_macro_f1']:.3f}, "
-              f"on the cause examples only {base['cause_examples']['cause_macro_f1']:.3f} (the better one is shown). "
               f"Rasa's intent fell back on {model['intent_fallback_rate']:.1%} of the complaints; "
               f"escalation per value: recall {model['escalation_value_recall']:.3f}, "
               f"precision {model['escalation_value_precision']:.3f}, "
