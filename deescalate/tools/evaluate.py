@@ -9,7 +9,7 @@ exact amount values, and accuracy on Traditional beside Simplified examples.
 Writes report.json and report.md to the output folder and prints a summary.
 Then scores the taboo check on its test split (deescalate/tools/taboo_eval.py, results/taboo/).
 When ../shared/real-dev/ is beside the repository, the same report also holds
-the figures on real customers' words (deescalate/real_words.py); without it
+the figures on real customers' words (deescalate/tools/real_words.py); without it
 that part is skipped with a message.
 """
 import argparse
@@ -24,9 +24,9 @@ from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
 from deescalate.assist.analysis import FALLBACK_INTENT, parse_turn
 from deescalate.nlu.normalizer import to_halfwidth, to_simplified
-from deescalate.real_words import SKIP_MESSAGE, evaluate_real_words, real_dev_dir
-from deescalate.real_words import markdown as real_words_markdown
 from deescalate.tools.build import ROOT, ensure_model
+from deescalate.tools.real_words import SKIP_MESSAGE, evaluate_real_words, real_dev_dir
+from deescalate.tools.real_words import markdown as real_words_markdown
 
 TARGETS = {"intent_macro_f1": 0.92, "emotion_macro_f1": 0.85, "escalation_recall": 0.95,
            "amount_exact": 0.95, "traditional_gap": 0.05}
