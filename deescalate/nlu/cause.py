@@ -87,6 +87,8 @@ class CauseClassifier(NgramClassifier):
         return messages
 
     def _process_one(self, message: Message) -> None:
+        if self._model is None:
+            return
         text = message.get(TEXT) or ""
         tokens = message.get(TOKENS_NAMES[TEXT]) or []
         spans = clause_spans(text, int(self._config["min_clause_chars"]))

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
-
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE, TEXT
 from rasa.shared.nlu.training_data.message import Message

@@ -31,8 +31,8 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 from sklearn.metrics import classification_report, f1_score
 
+from deescalate.contract import CAUSES
 from deescalate.tools.build import ROOT
-from deescalate.contract import CAUSES, EMOTIONS
 
 UPSET = ("angry", "furious", "anxious")
 MIN_CAUSE_ITEMS = 5
@@ -125,7 +125,7 @@ def cause_threshold(config_file: Path = ROOT / "config.yml") -> float:
     from deescalate.nlu.cause import DEFAULT_THRESHOLD
 
     pipeline = yaml.safe_load(config_file.read_text(encoding="utf-8"))["pipeline"]
-    entry = next((c for c in pipeline if c.get("name", "").endswith("CauseClassifier")), {})
+    entry: Dict[str, Any] = next((c for c in pipeline if c.get("name", "").endswith("CauseClassifier")), {})
     return float(entry.get("threshold", DEFAULT_THRESHOLD))
 
 
