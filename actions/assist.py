@@ -4,6 +4,7 @@ The knowledge base is loaded and schema-checked once, when the action server
 imports this module: a broken scripts_kb/ edit stops start-up with the file
 and key at fault instead of failing mid-call.
 """
+
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Text
@@ -38,8 +39,7 @@ class ActionAssist(Action):
         result = ENGINE.turn(state, tracker.latest_message or {})
         dispatcher.utter_message(json_message={"assist": result.payload()})
         # Only changed slots: every event travels with the tracker on each later turn.
-        events = [SlotSet(name, value) for name, value in result.slots().items()
-                  if tracker.slots.get(name) != value]
+        events = [SlotSet(name, value) for name, value in result.slots().items() if tracker.slots.get(name) != value]
         if tracker.get_latest_input_channel() in CUSTOMER_CHANNELS:
             handoff = needs_handoff(result) or bool(tracker.get_slot("handoff"))
             for message in customer_messages(result, ENGINE.kb, handoff):

@@ -9,6 +9,7 @@ Rows are only ever added: no web route edits or deletes them, and `make
 purge` removes only rows older than the audit retention of privacy.yml
 (`retention.audit_days`, longer than case data by default).
 """
+
 import argparse
 import datetime as dt
 import json
@@ -26,15 +27,29 @@ from deescalate.db.session import session_factory
 MAX_ROWS = 1000
 
 
-def record_access(username: str, role: str, action: str, target: Optional[str], address: Optional[str],
-                  path: Optional[str], url: Optional[str] = None) -> None:
+def record_access(
+    username: str,
+    role: str,
+    action: str,
+    target: Optional[str],
+    address: Optional[str],
+    path: Optional[str],
+    url: Optional[str] = None,
+) -> None:
     """Add one entry (its own transaction, so a failing view still leaves its trace)."""
     if action not in AUDIT_ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     with session_factory(url)() as session:
-        session.add(AccessLog(username=username[:64], role=role[:16], action=action,
-                              target=(target or "")[:256] or None, address=(address or "")[:64] or None,
-                              path=(path or "")[:512] or None))
+        session.add(
+            AccessLog(
+                username=username[:64],
+                role=role[:16],
+                action=action,
+                target=(target or "")[:256] or None,
+                address=(address or "")[:64] or None,
+                path=(path or "")[:512] or None,
+            )
+        )
         session.commit()
 
 
@@ -44,7 +59,7 @@ class AuditQuery:
     target: Optional[str] = None
     action: Optional[str] = None
     since: Optional[dt.date] = None
-    until: Optional[dt.date] = None       # inclusive day
+    until: Optional[dt.date] = None  # inclusive day
     limit: int = 200
 
     def rows(self, session: Session) -> List[AccessLog]:
@@ -91,6 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--url", default=None, help="database URL (default: DATABASE_URL)")
     args = parser.parse_args(argv)
     from deescalate.db.migrate import upgrade
+
     upgrade(args.url)
     query = AuditQuery(args.user, args.target, args.action, args.since, args.until, args.limit)
     with session_factory(args.url)() as session:
@@ -100,8 +116,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.json:
             print(json.dumps(entry, ensure_ascii=False))
         else:
-            print(f"{entry['at']}  {entry['username']:16} {entry['role']:10} {entry['action']:10} "
-                  f"{entry['target'] or '-':40} {entry['address'] or '-'}")
+            print(
+                f"{entry['at']}  {entry['username']:16} {entry['role']:10} {entry['action']:10} "
+                f"{entry['target'] or '-':40} {entry['address'] or '-'}"
+            )
     if not args.json:
         print(f"{len(rows)} entries", file=sys.stderr)
     return 0

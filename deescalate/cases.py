@@ -10,6 +10,7 @@ only a person sets (cases.yml `person_statuses`). `case_record` is the record
 the assist API (`GET /case`) and the console show: the case row, its turns
 and one narrative.
 """
+
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,14 +78,15 @@ class Conversation:
 
     @property
     def old_events(self) -> List[Dict[str, Any]]:
-        return self.events[:len(self.events) - self.new_count]
+        return self.events[: len(self.events) - self.new_count]
 
     @property
     def new_events(self) -> List[Dict[str, Any]]:
-        return self.events[len(self.events) - self.new_count:]
+        return self.events[len(self.events) - self.new_count :]
 
 
 # ---------------------------------------------------------------- derivations
+
 
 def user_turns(events: Iterable[Dict[str, Any]]) -> List[Turn]:
     return stored.turns(events, speakers=("customer",))
@@ -129,26 +131,31 @@ def _timestamp(event: Dict[str, Any]) -> Optional[dt.datetime]:
 
 # ---------------------------------------------------------------- deadlines
 
-def reply_deadline(created_at: dt.datetime, risk: Optional[str],
-                   settings: Optional[CaseSettings] = None) -> dt.datetime:
+
+def reply_deadline(
+    created_at: dt.datetime, risk: Optional[str], settings: Optional[CaseSettings] = None
+) -> dt.datetime:
     settings = settings or default_settings()
     hours = settings.reply_hours.get(risk or "unknown", settings.reply_hours["unknown"])
     return created_at + dt.timedelta(hours=hours)
 
 
-def overdue_cases(session: Session, now: Optional[dt.datetime] = None,
-                  settings: Optional[CaseSettings] = None) -> List[Case]:
+def overdue_cases(
+    session: Session, now: Optional[dt.datetime] = None, settings: Optional[CaseSettings] = None
+) -> List[Case]:
     """Cases still waiting for an answer whose reply deadline has passed, most overdue first."""
     settings = settings or default_settings()
     now = now or utcnow()
-    return (session.query(Case)
-            .filter(Case.status.in_(settings.pending_statuses),
-                    Case.reply_deadline.isnot(None), Case.reply_deadline < now)
-            .order_by(Case.reply_deadline, Case.case_id)
-            .all())
+    return (
+        session.query(Case)
+        .filter(Case.status.in_(settings.pending_statuses), Case.reply_deadline.isnot(None), Case.reply_deadline < now)
+        .order_by(Case.reply_deadline, Case.case_id)
+        .all()
+    )
 
 
 # ---------------------------------------------------------------- updating a case
+
 
 def _new_status(case: Case, conversation: Conversation, settings: CaseSettings) -> str:
     status = case.status or "open"
@@ -172,11 +179,16 @@ def _asks_for_person(conversation: Conversation, channel: str, settings: CaseSet
     for user in user_turns(conversation.new_events):
         if parse_turn(user.parse).intent in settings.handoff_intents:
             return True
-    if any(alert.get("kind") == "handoff"
-           for payload in stored.assist_payloads(conversation.new_events) for alert in payload.get("alerts") or []):
+    if any(
+        alert.get("kind") == "handoff"
+        for payload in stored.assist_payloads(conversation.new_events)
+        for alert in payload.get("alerts") or []
+    ):
         return True
-    turned_high = any(e.get("event") == "slot" and e.get("name") == "risk" and e.get("value") == "high"
-                      for e in conversation.new_events)
+    turned_high = any(
+        e.get("event") == "slot" and e.get("name") == "risk" and e.get("value") == "high"
+        for e in conversation.new_events
+    )
     return turned_high and channel in settings.handoff_on_high_risk_channels
 
 
@@ -184,8 +196,12 @@ def _as_list(value: Any) -> List[Any]:
     return list(value) if isinstance(value, (list, tuple)) else []
 
 
-def update_case(session: Session, conversation: Conversation, now: Optional[dt.datetime] = None,
-                settings: Optional[CaseSettings] = None) -> Optional[Case]:
+def update_case(
+    session: Session,
+    conversation: Conversation,
+    now: Optional[dt.datetime] = None,
+    settings: Optional[CaseSettings] = None,
+) -> Optional[Case]:
     """Create or update the case of `conversation`; the caller commits.
 
     Nothing is recorded for a conversation without a customer or agent turn
@@ -206,12 +222,21 @@ def update_case(session: Session, conversation: Conversation, now: Optional[dt.d
 
 def new_case(case_id: str, events: List[Dict[str, Any]], now: dt.datetime) -> Case:
     first = next((t for t in map(_timestamp, events) if t), None)
-    return Case(case_id=case_id, status="open", handoff=False, demand=[], escalation=[],
-                turns=0, taboo_hits=0, created_at=min(first or now, now))
+    return Case(
+        case_id=case_id,
+        status="open",
+        handoff=False,
+        demand=[],
+        escalation=[],
+        turns=0,
+        taboo_hits=0,
+        created_at=min(first or now, now),
+    )
 
 
-def apply_conversation(case: Case, conversation: Conversation, spoken: List[Turn], now: dt.datetime,
-                       settings: CaseSettings) -> None:
+def apply_conversation(
+    case: Case, conversation: Conversation, spoken: List[Turn], now: dt.datetime, settings: CaseSettings
+) -> None:
     """Every derived field of the case row, from the conversation's turns, assist answers and slots."""
     users = [t for t in spoken if t.speaker == "customer"]
     agents = [t for t in spoken if t.speaker == "agent"]
@@ -248,8 +273,12 @@ def apply_conversation(case: Case, conversation: Conversation, spoken: List[Turn
     case.updated_at = now
 
 
-def derived_case(case_id: str, events: List[Dict[str, Any]], slots: Optional[Dict[str, Any]] = None,
-                 settings: Optional[CaseSettings] = None) -> Case:
+def derived_case(
+    case_id: str,
+    events: List[Dict[str, Any]],
+    slots: Optional[Dict[str, Any]] = None,
+    settings: Optional[CaseSettings] = None,
+) -> Case:
     """The case row the tracker store would have written for these events, not stored anywhere.
 
     For a case whose row cannot be read (a tracker store without the case table)."""
@@ -257,7 +286,9 @@ def derived_case(case_id: str, events: List[Dict[str, Any]], slots: Optional[Dic
     last = max((t for t in map(_timestamp, events) if t), default=None)
     now = last or utcnow()
     case = new_case(case_id, events, now)
-    conversation = Conversation(case_id, list(events), len(events), slots if slots is not None else stored.slots(events))
+    conversation = Conversation(
+        case_id, list(events), len(events), slots if slots is not None else stored.slots(events)
+    )
     apply_conversation(case, conversation, stored.turns(events), now, settings)
     return case
 
@@ -290,8 +321,9 @@ def _clean_amount(value: Any) -> Optional[float]:
     return amount
 
 
-def record_changes(body: Dict[str, Any],
-                   approval: Callable[[Optional[float]], Optional[Dict[str, Any]]]) -> Dict[str, Any]:
+def record_changes(
+    body: Dict[str, Any], approval: Callable[[Optional[float]], Optional[Dict[str, Any]]]
+) -> Dict[str, Any]:
     """The validated fields of a person's record edit; raises ValueError with a Chinese message.
 
     `approval` gives the approval tier of an amount (the knowledge base's approval.yml)."""
@@ -316,8 +348,9 @@ def record_changes(body: Dict[str, Any],
     return changes
 
 
-def save_person_edit(session_scope: Callable[[], Any], case_id: str, changes: Dict[str, Any],
-                     settings: Optional[CaseSettings] = None) -> Case:
+def save_person_edit(
+    session_scope: Callable[[], Any], case_id: str, changes: Dict[str, Any], settings: Optional[CaseSettings] = None
+) -> Case:
     """Apply a person's edit; the case row is created if the tracker store has not made it yet.
 
     `session_scope` opens a session (a context manager); a row created by the
@@ -327,8 +360,7 @@ def save_person_edit(session_scope: Callable[[], Any], case_id: str, changes: Di
         with session_scope() as session:
             case = session.get(Case, case_id)
             if case is None:
-                case = Case(case_id=case_id, channel=settings.default_channel, status="open", demand=[],
-                            escalation=[])
+                case = Case(case_id=case_id, channel=settings.default_channel, status="open", demand=[], escalation=[])
                 session.add(case)
             for key, value in changes.items():
                 setattr(case, key, value)

@@ -2,6 +2,7 @@
 
 Evaluation data and outside clients depend on these strings: add, never rename.
 """
+
 from typing import Dict, Tuple
 
 DOMAINS: Tuple[str, ...] = ("bank", "insurance", "metro")
@@ -33,8 +34,16 @@ CAUSE_DOMAINS: Dict[str, Tuple[str, ...]] = {
 CAUSES: Tuple[str, ...] = tuple(CAUSE_DOMAINS)
 
 CONVERSATION_INTENTS: Tuple[str, ...] = (
-    "greet", "goodbye", "thank", "affirm", "deny", "request_human",
-    "demand_compensation", "choose_option", "provide_info", "ask_status",
+    "greet",
+    "goodbye",
+    "thank",
+    "affirm",
+    "deny",
+    "request_human",
+    "demand_compensation",
+    "choose_option",
+    "provide_info",
+    "ask_status",
     "out_of_scope",
 )
 INTENTS: Tuple[str, ...] = CAUSES + CONVERSATION_INTENTS
@@ -42,22 +51,43 @@ INTENTS: Tuple[str, ...] = CAUSES + CONVERSATION_INTENTS
 EMOTIONS: Tuple[str, ...] = ("calm", "confused", "anxious", "angry", "furious")
 
 ESCALATIONS: Tuple[str, ...] = (
-    "regulator", "consumer_association", "media", "legal", "police",
-    "self_harm_or_violence", "mass_incident",
+    "regulator",
+    "consumer_association",
+    "media",
+    "legal",
+    "police",
+    "self_harm_or_violence",
+    "mass_incident",
 )
 DEMANDS: Tuple[str, ...] = (
-    "full_refund", "compensation", "apology", "explanation",
-    "escalate_to_manager", "expedite", "cancel_product", "staff_discipline",
+    "full_refund",
+    "compensation",
+    "apology",
+    "explanation",
+    "escalate_to_manager",
+    "expedite",
+    "cancel_product",
+    "staff_discipline",
 )
 ENTITIES: Tuple[str, ...] = ("escalation", "amount", "demand", "product")
 
 SUGGESTION_KINDS: Tuple[str, ...] = (
-    "empathy", "explanation", "question", "choices", "commitment", "closing",
+    "empathy",
+    "explanation",
+    "question",
+    "choices",
+    "commitment",
+    "closing",
     "escalation",
 )
 RISKS: Tuple[str, ...] = ("low", "medium", "high")
 STAGES: Tuple[str, ...] = (
-    "listen", "empathize", "clarify", "offer_choices", "agree", "follow_up",
+    "listen",
+    "empathize",
+    "clarify",
+    "offer_choices",
+    "agree",
+    "follow_up",
     "close",
 )
 ALERT_KINDS: Tuple[str, ...] = ("supervisor", "approval", "taboo", "handoff")

@@ -13,6 +13,7 @@ carries the row id) and plain event dicts (Rasa's `as_dict()` shape, as the
 tracker store hands them over on save). `turns()`, `timeline()` and
 `assist_payloads()` take either.
 """
+
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
@@ -24,7 +25,8 @@ from deescalate.assist.analysis import assist_in
 
 # Rasa's tracker-store table, described here only to read it (and, for retention, delete from it).
 EVENTS = Table(
-    "events", MetaData(),
+    "events",
+    MetaData(),
     Column("id", Integer, primary_key=True),
     Column("sender_id", String(255)),
     Column("type_name", String(255)),
@@ -56,10 +58,10 @@ class Turn:
     turn with empty text and `assist` set; `turns()` leaves those out.
     """
 
-    speaker: str                        # "customer", "agent" or "bot"
+    speaker: str  # "customer", "agent" or "bot"
     text: str
     timestamp: Optional[float]
-    event_id: int = 0                   # the row id; 0 for an event not read from the table
+    event_id: int = 0  # the row id; 0 for an event not read from the table
     parse: Dict[str, Any] = field(default_factory=dict)
     metadata: Dict[str, Any] = field(default_factory=dict)
     input_channel: Optional[str] = None
@@ -94,30 +96,45 @@ def decode(row: Any) -> StoredEvent:
         data = json.loads(row.data) if row.data else {}
     except ValueError:
         data = {}
-    return StoredEvent(int(row.id), row.type_name, float(row.timestamp or 0.0),
-                       data if isinstance(data, dict) else {})
+    return StoredEvent(int(row.id), row.type_name, float(row.timestamp or 0.0), data if isinstance(data, dict) else {})
 
 
 def _stored(event: EventLike) -> StoredEvent:
     if isinstance(event, StoredEvent):
         return event
     timestamp = event.get("timestamp")
-    return StoredEvent(0, str(event.get("event") or ""),
-                       float(timestamp) if isinstance(timestamp, (int, float)) else 0.0, event)
+    return StoredEvent(
+        0, str(event.get("event") or ""), float(timestamp) if isinstance(timestamp, (int, float)) else 0.0, event
+    )
 
 
 def _turn(event: StoredEvent) -> Optional[Turn]:
     data = event.data
     timestamp = event.timestamp or None
     if event.kind == "user":
-        return Turn("customer", data.get("text") or "", timestamp, event.id, parse=data.get("parse_data") or {},
-                    metadata=data.get("metadata") or {}, input_channel=data.get("input_channel"), data=data)
+        return Turn(
+            "customer",
+            data.get("text") or "",
+            timestamp,
+            event.id,
+            parse=data.get("parse_data") or {},
+            metadata=data.get("metadata") or {},
+            input_channel=data.get("input_channel"),
+            data=data,
+        )
     if event.kind != "bot":
         return None
     metadata = data.get("metadata") or {}
     speaker = "agent" if metadata.get("author") == "agent" else "bot"
-    return Turn(speaker, data.get("text") or "", timestamp, event.id, metadata=metadata, data=data,
-                assist=assist_in(data.get("data") or {}))
+    return Turn(
+        speaker,
+        data.get("text") or "",
+        timestamp,
+        event.id,
+        metadata=metadata,
+        data=data,
+        assist=assist_in(data.get("data") or {}),
+    )
 
 
 def timeline(events: Iterable[EventLike]) -> List[Turn]:
@@ -146,15 +163,20 @@ def slots(events: Iterable[EventLike]) -> Dict[str, Any]:
 
 # ---------------------------------------------------------------- reading the table
 
-def read_events(connection: Any, case_id: str, after: int = 0, limit: Optional[int] = None,
-                every_kind: bool = False) -> List[StoredEvent]:
+
+def read_events(
+    connection: Any, case_id: str, after: int = 0, limit: Optional[int] = None, every_kind: bool = False
+) -> List[StoredEvent]:
     """A case's stored user and bot events (or all its events) with id > after, oldest first.
 
     `connection` is a SQLAlchemy Session or Connection. A database where Rasa
     has not created its table yet has no events.
     """
-    query = (select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
-             .where(EVENTS.c.sender_id == case_id, EVENTS.c.id > after).order_by(EVENTS.c.id))
+    query = (
+        select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
+        .where(EVENTS.c.sender_id == case_id, EVENTS.c.id > after)
+        .order_by(EVENTS.c.id)
+    )
     if not every_kind:
         query = query.where(EVENTS.c.type_name.in_(SPOKEN))
     if limit is not None:
@@ -168,26 +190,32 @@ def read_events(connection: Any, case_id: str, after: int = 0, limit: Optional[i
 def events_by_id(connection: Any, event_ids: Sequence[int]) -> Dict[int, StoredEvent]:
     if not event_ids:
         return {}
-    rows = connection.execute(select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
-                              .where(EVENTS.c.id.in_(list(event_ids)))).fetchall()
+    rows = connection.execute(
+        select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data).where(
+            EVENTS.c.id.in_(list(event_ids))
+        )
+    ).fetchall()
     return {int(row.id): decode(row) for row in rows}
 
 
 def customer_event(connection: Any, case_id: str, event_id: int) -> Optional[StoredEvent]:
     """One customer turn of a case by its row id, or None when it is not one."""
-    row = connection.execute(select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
-                             .where(EVENTS.c.id == event_id, EVENTS.c.sender_id == case_id,
-                                    EVENTS.c.type_name == "user")).first()
+    row = connection.execute(
+        select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data).where(
+            EVENTS.c.id == event_id, EVENTS.c.sender_id == case_id, EVENTS.c.type_name == "user"
+        )
+    ).first()
     return decode(row) if row is not None else None
 
 
 def customer_texts(connection: Any, sender_prefix: str) -> Dict[str, List[str]]:
     """The customer turns' texts of every case whose id starts with `sender_prefix`, in insertion order."""
     escaped = sender_prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    rows = connection.execute(select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.timestamp,
-                                     EVENTS.c.data)
-                              .where(EVENTS.c.type_name == "user", EVENTS.c.sender_id.like(escaped + "%", escape="!"))
-                              .order_by(EVENTS.c.sender_id, EVENTS.c.id))
+    rows = connection.execute(
+        select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
+        .where(EVENTS.c.type_name == "user", EVENTS.c.sender_id.like(escaped + "%", escape="!"))
+        .order_by(EVENTS.c.sender_id, EVENTS.c.id)
+    )
     texts: Dict[str, List[str]] = {}
     for row in rows:
         texts.setdefault(row.sender_id, []).append(decode(row).data.get("text") or "")

@@ -23,6 +23,7 @@ endpoints.yml (deescalate/tools/stack.py sets these when REDIS_URL is set):
       port: 6379
       db: 1
 """
+
 import asyncio
 import logging
 import time
@@ -48,8 +49,7 @@ class RenewingTickets:
                 return True
         return False
 
-    async def _acquire_lock(self, conversation_id: Text, ticket: int,
-                            wait_time_in_seconds: float) -> TicketLock:
+    async def _acquire_lock(self, conversation_id: Text, ticket: int, wait_time_in_seconds: float) -> TicketLock:
         while True:
             lock: Optional[TicketLock] = self.get_lock(conversation_id)  # type: ignore[attr-defined]
             if lock is None:

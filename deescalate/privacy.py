@@ -11,6 +11,7 @@ first read into a shadow text of the same length, so every offset found in
 the shadow is an offset in the original. The rules (what counts, what
 replaces it) live in privacy.yml.
 """
+
 import logging
 import re
 from functools import lru_cache
@@ -22,6 +23,7 @@ _ASCII_DIGIT, _WIDE_DIGIT, _SPOKEN_DIGIT = "a", "f", "c"
 
 
 # ---------------------------------------------------------------- masker
+
 
 class Masker:
     """Finds and replaces personal data by the rules of privacy.yml."""
@@ -60,15 +62,16 @@ class Masker:
             chars.append(char)
             scripts.append(script)
         for index in range(1, len(text) - 1):
-            if (text[index] in self.settings.between_spoken_digits
-                    and scripts[index - 1] == _SPOKEN_DIGIT == scripts[index + 1]):
+            if (
+                text[index] in self.settings.between_spoken_digits
+                and scripts[index - 1] == _SPOKEN_DIGIT == scripts[index + 1]
+            ):
                 chars[index] = " "
         return "".join(chars), scripts
 
     def _beside_unit(self, text: str, index: int) -> bool:
         units, after = self.settings.spoken_units, self.settings.spoken_units_after
-        return ((index > 0 and text[index - 1] in units)
-                or (index + 1 < len(text) and text[index + 1] in units + after))
+        return (index > 0 and text[index - 1] in units) or (index + 1 < len(text) and text[index + 1] in units + after)
 
     # -- numbers -----------------------------------------------------------
 
@@ -84,7 +87,8 @@ class Masker:
             if rule.check == "luhn" and not luhn_valid(digits):
                 continue
             if rule.check == "resident_id" and not resident_id_valid(
-                    digits, self.settings.provinces, self.settings.earliest_birth_year):
+                digits, self.settings.provinces, self.settings.earliest_birth_year
+            ):
                 continue
             return index
         return None
@@ -95,8 +99,7 @@ class Masker:
             findings.extend(self._numbers_in_run(shadow, scripts, run.start(), run.end()))
         return findings
 
-    def _numbers_in_run(self, shadow: str, scripts: Sequence[Optional[str]],
-                        start: int, end: int) -> List[Finding]:
+    def _numbers_in_run(self, shadow: str, scripts: Sequence[Optional[str]], start: int, end: int) -> List[Finding]:
         digits: List[str] = []
         positions: List[int] = []
         chunks: List[int] = []
@@ -113,12 +116,15 @@ class Masker:
             positions.append(index)
             chunks.append(chunk)
             kinds.append(last_script)
-        bounds = [0] + [k for k in range(1, len(digits))
-                        if chunks[k] != chunks[k - 1] or kinds[k] != kinds[k - 1]] + [len(digits)]
+        bounds = (
+            [0]
+            + [k for k in range(1, len(digits)) if chunks[k] != chunks[k - 1] or kinds[k] != kinds[k - 1]]
+            + [len(digits)]
+        )
         candidates = []
         for i, a in enumerate(bounds[:-1]):
-            for b in bounds[i + 1:]:
-                if b - a > self.settings.max_digits or "X" in digits[a:b - 1]:
+            for b in bounds[i + 1 :]:
+                if b - a > self.settings.max_digits or "X" in digits[a : b - 1]:
                     break
                 value = "".join(digits[a:b])
                 if not self._groups_fit(value, chunks[a:b]):
@@ -150,12 +156,12 @@ class Masker:
         if len(sizes) == 1:
             return True
         minimum = self.settings.min_group_digits
-        if sizes[0] < minimum and value[:sizes[0]] not in self.settings.country_prefixes:
+        if sizes[0] < minimum and value[: sizes[0]] not in self.settings.country_prefixes:
             return False
         return all(size >= minimum for size in sizes[1:-1])
 
     def _with_prefix(self, shadow: str, start: int) -> int:
-        before = shadow[max(0, start - 16):start]
+        before = shadow[max(0, start - 16) : start]
         match = self.settings.phone_prefix.search(before)
         return start - (len(before) - match.start()) if match else start
 
@@ -179,8 +185,10 @@ class Masker:
         if not text:
             return []
         shadow, scripts = self.read(text)
-        found = sorted(self._run_findings(shadow, scripts) + self._rule_findings(shadow),
-                       key=lambda f: (f.start, -(f.end - f.start)))
+        found = sorted(
+            self._run_findings(shadow, scripts) + self._rule_findings(shadow),
+            key=lambda f: (f.start, -(f.end - f.start)),
+        )
         merged: List[Finding] = []
         for finding in found:
             if merged and finding.start < merged[-1].end:
@@ -189,8 +197,10 @@ class Masker:
                 merged[-1] = Finding(previous.start, max(previous.end, finding.end), longer.kind, "")
             else:
                 merged.append(finding)
-        return [Finding(f.start, f.end, f.kind, "".join(c for c in shadow[f.start:f.end] if c.isdigit())[-4:])
-                for f in merged]
+        return [
+            Finding(f.start, f.end, f.kind, "".join(c for c in shadow[f.start : f.end] if c.isdigit())[-4:])
+            for f in merged
+        ]
 
     def placeholder(self, finding: Finding) -> str:
         return self.settings.placeholders[finding.kind].format(last4=finding.last4)
@@ -200,7 +210,7 @@ class Masker:
         placeholders = [self.placeholder(f) for f in findings]
         parts, cursor = [], 0
         for finding, placeholder in zip(findings, placeholders):
-            parts.append(text[cursor:finding.start])
+            parts.append(text[cursor : finding.start])
             parts.append(placeholder)
             cursor = finding.end
         parts.append(text[cursor:])

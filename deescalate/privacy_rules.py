@@ -1,5 +1,6 @@
 """What counts as personal data (privacy.yml), what was found, and the check digits
 (Luhn for cards, ISO 7064 for resident IDs). The masker is in privacy.py."""
+
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -65,14 +66,14 @@ class PrivacySettings:
             max_digits=int(groups["max_digits"]),
             min_group_digits=int(groups["min_group_digits"]),
             country_prefixes=tuple(groups["country_prefixes"]),
-            numbers=tuple(NumberRule(r["kind"], re.compile(r["pattern"]), r.get("check"))
-                          for r in data["numbers"]),
+            numbers=tuple(NumberRule(r["kind"], re.compile(r["pattern"]), r.get("check")) for r in data["numbers"]),
             provinces=frozenset(int(p) for p in resident["provinces"]),
             earliest_birth_year=int(resident["earliest_birth_year"]),
             phone_prefix=re.compile(data["phone_prefix"]),
             patterns=tuple(TextRule(r["kind"], re.compile(r["pattern"])) for r in data["patterns"]),
-            keywords=tuple(TextRule(r["kind"], re.compile(r["pattern"]), int(r.get("min_digits", 0)))
-                           for r in data["keywords"]),
+            keywords=tuple(
+                TextRule(r["kind"], re.compile(r["pattern"]), int(r.get("min_digits", 0))) for r in data["keywords"]
+            ),
             keep_keys=frozenset(data["keep_keys"]),
             retention_days=int(data["retention"]["days"]),
             audit_retention_days=int(data["retention"]["audit_days"]),
@@ -118,6 +119,7 @@ class Masked:
 
 # ---------------------------------------------------------------- checks
 
+
 def luhn_valid(digits: str) -> bool:
     """The Luhn check every bank card number passes."""
     total = 0
@@ -147,8 +149,7 @@ def resident_id_valid(digits: str, provinces: Iterable[int], earliest_year: int 
     if not digits[:2].isdigit() or int(digits[:2]) not in provinces:
         return False
     if len(digits) == 18:
-        return (_valid_birth_date(digits[6:14], earliest_year)
-                and resident_id_check_digit(digits[:17]) == digits[17])
+        return _valid_birth_date(digits[6:14], earliest_year) and resident_id_check_digit(digits[:17]) == digits[17]
     if len(digits) == 15:
         return _valid_birth_date("19" + digits[6:12], earliest_year)
     return False

@@ -11,6 +11,7 @@ their own, longer retention (`retention.audit_days`); a shorter one is
 refused. Rasa's `events` table is reached with plain
 SQLAlchemy, as every other reader of it does.
 """
+
 import argparse
 import datetime as dt
 import sys
@@ -29,6 +30,7 @@ from deescalate.privacy_rules import PrivacySettings
 
 BATCH = 500
 
+
 @dataclass
 class PurgeCounts:
     cases: int = 0
@@ -43,16 +45,14 @@ def cutoff_for(days: int, now: Optional[dt.datetime] = None) -> dt.datetime:
 
 
 def _batches(values: Sequence[str]) -> List[Sequence[str]]:
-    return [values[i:i + BATCH] for i in range(0, len(values), BATCH)]
+    return [values[i : i + BATCH] for i in range(0, len(values), BATCH)]
 
 
-def _count_or_delete(connection: Connection, table: Table, column: Column, ids: Sequence[str],
-                     dry_run: bool) -> int:
+def _count_or_delete(connection: Connection, table: Table, column: Column, ids: Sequence[str], dry_run: bool) -> int:
     total = 0
     for batch in _batches(ids):
         if dry_run:
-            total += connection.execute(select(func.count()).select_from(table)
-                                        .where(column.in_(batch))).scalar_one()
+            total += connection.execute(select(func.count()).select_from(table).where(column.in_(batch))).scalar_one()
         else:
             total += connection.execute(delete(table).where(column.in_(batch))).rowcount
     return total
@@ -62,10 +62,12 @@ def _stale_conversations(connection: Connection, cutoff: dt.datetime) -> List[st
     """Senders with events but no case, whose latest event is older than the cutoff."""
     epoch = cutoff.replace(tzinfo=dt.timezone.utc).timestamp()
     cases = Case.__table__
-    query = (select(EVENTS.c.sender_id)
-             .where(EVENTS.c.sender_id.notin_(select(cases.c.case_id)))
-             .group_by(EVENTS.c.sender_id)
-             .having(func.max(EVENTS.c.timestamp) < epoch))
+    query = (
+        select(EVENTS.c.sender_id)
+        .where(EVENTS.c.sender_id.notin_(select(cases.c.case_id)))
+        .group_by(EVENTS.c.sender_id)
+        .having(func.max(EVENTS.c.timestamp) < epoch)
+    )
     return [row[0] for row in connection.execute(query)]
 
 
@@ -89,10 +91,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     settings = PrivacySettings.from_yaml()
     parser = argparse.ArgumentParser(prog="python -m deescalate.purge", description=__doc__.split("\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
-    parser.add_argument("--days", type=int, default=settings.retention_days,
-                        help=f"retention in days (privacy.yml: {settings.retention_days})")
-    parser.add_argument("--audit-days", type=int, default=settings.audit_retention_days,
-                        help=f"retention of the access audit trail (privacy.yml: {settings.audit_retention_days})")
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=settings.retention_days,
+        help=f"retention in days (privacy.yml: {settings.retention_days})",
+    )
+    parser.add_argument(
+        "--audit-days",
+        type=int,
+        default=settings.audit_retention_days,
+        help=f"retention of the access audit trail (privacy.yml: {settings.audit_retention_days})",
+    )
     parser.add_argument("--url", default=None, help="database URL (default: DATABASE_URL)")
     args = parser.parse_args(argv)
     if args.days < 1:

@@ -22,6 +22,7 @@ pinned fingerprint: it logs an error and Rasa keeps its own (slower but
 correct) methods. tests/test_rasa_seams.py fails on such a mismatch, so a
 Rasa upgrade is checked by hand before the pins are moved.
 """
+
 import hashlib
 import inspect
 import logging
@@ -95,6 +96,7 @@ def validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
 
 # ---------------------------------------------------------------- the request to the action server
 
+
 def latest_turn_events(tracker: DialogueStateTracker) -> List[Event]:
     """The events from the listen before the latest customer message to the end.
 
@@ -144,8 +146,9 @@ def install() -> bool:
         return True
     problems = pin_mismatches()
     if problems:
-        logger.error("Rasa's own RemoteAction methods are kept (slower): %s. "
-                     "See deescalate/rasa_seams.py.", "; ".join(problems))
+        logger.error(
+            "Rasa's own RemoteAction methods are kept (slower): %s. See deescalate/rasa_seams.py.", "; ".join(problems)
+        )
         return False
     for name, replacement in _REPLACEMENTS.items():
         _ORIGINALS[name] = getattr(RemoteAction, name)

@@ -15,6 +15,7 @@ atomically on Redis's own clock, so every instance sees the same count.
 The `limits` package would do this, but its releases need a `packaging`
 newer than Rasa 3.6 allows.
 """
+
 import functools
 import logging
 import math
@@ -46,7 +47,7 @@ class Limit:
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    retry_after: float = 0.0   # seconds until the next call would be allowed
+    retry_after: float = 0.0  # seconds until the next call would be allowed
 
     @property
     def retry_after_seconds(self) -> int:
@@ -111,6 +112,7 @@ class RedisBackend:
 
     def __init__(self, url: str, prefix: str = "dx:rate:") -> None:
         import redis
+
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.prefix = prefix
         self._script = self.client.register_script(_GCRA_SCRIPT)
@@ -120,9 +122,11 @@ class RedisBackend:
         lock store fails those turns anyway, and a limiter outage must not
         stop the service."""
         import redis
+
         try:
-            allowed, wait = self._script(keys=[self.prefix + key],
-                                         args=[int(limit.interval * 1e6), int(limit.seconds * 1e6)])
+            allowed, wait = self._script(
+                keys=[self.prefix + key], args=[int(limit.interval * 1e6), int(limit.seconds * 1e6)]
+            )
         except redis.RedisError as error:
             logger.warning("rate limit not checked, Redis unavailable: %s", error)
             return Decision(True)
@@ -161,8 +165,11 @@ def load_settings(path: Optional[Path] = None) -> Dict[str, Any]:
         if count < 1 or seconds <= 0:
             raise ValueError(f"{path}: limit {name} needs count >= 1 and seconds > 0")
         limits[name] = Limit(count, seconds)
-    return {"limits": limits, "max_memory_keys": int(data.get("max_memory_keys", 100_000)),
-            "redis_key_prefix": str(data.get("redis_key_prefix", "dx:rate:"))}
+    return {
+        "limits": limits,
+        "max_memory_keys": int(data.get("max_memory_keys", 100_000)),
+        "redis_key_prefix": str(data.get("redis_key_prefix", "dx:rate:")),
+    }
 
 
 def build_limiter(settings: Dict[str, Any], redis_url: Optional[str]) -> RateLimiter:

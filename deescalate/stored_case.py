@@ -15,6 +15,7 @@ Bot events reach Rasa without the assist answer they carry (`lean_event`):
 the answer stays in the stored row, where the console, review, case record
 and load check read it.
 """
+
 import copy
 import json
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from rasa.shared.core.events import ActiveLoop, ConversationPaused, Event, Sessi
 from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 
-DEFAULT_TAIL = 60     # events; a customer turn of ours is about a dozen
+DEFAULT_TAIL = 60  # events; a customer turn of ours is about a dozen
 
 
 def lean_event(data: Dict[str, Any]) -> Dict[str, Any]:
@@ -61,8 +62,8 @@ class StoredCase:
     row_count: int = 0
     session_start: Optional[float] = None
     session_rows: int = 0
-    stamps: List[Optional[float]] = field(default_factory=list)   # of every row read
-    dicts: List[Dict[str, Any]] = field(default_factory=list)     # every event that deserialises, as stored
+    stamps: List[Optional[float]] = field(default_factory=list)  # of every row read
+    dicts: List[Dict[str, Any]] = field(default_factory=list)  # every event that deserialises, as stored
     dict_stamps: List[Optional[float]] = field(default_factory=list)
     state: DialogueStateTracker = field(init=False)
 
@@ -118,11 +119,14 @@ class StoredCase:
     def rasa_events(self) -> List[Event]:
         """The state of the latest session as events (slots, loop, pause), then its latest events."""
         latest = list(self.state.events)
-        if len(latest) < self.tail:             # the whole session is there
+        if len(latest) < self.tail:  # the whole session is there
             return latest
         stamp = latest[0].timestamp
-        state: List[Event] = [SlotSet(slot.name, copy.deepcopy(slot.value), timestamp=stamp)
-                              for slot in self.state.slots.values() if slot.value != slot.initial_value]
+        state: List[Event] = [
+            SlotSet(slot.name, copy.deepcopy(slot.value), timestamp=stamp)
+            for slot in self.state.slots.values()
+            if slot.value != slot.initial_value
+        ]
         if self.state.active_loop_name:
             state.append(ActiveLoop(self.state.active_loop_name, timestamp=stamp))
         if self.state.is_paused():

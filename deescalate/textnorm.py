@@ -5,6 +5,7 @@ half-width. Both map one character to one character, so a span found in the
 normalised text is the same span in the original text. The NLU pipeline
 (deescalate/nlu/normalizer.py) and the taboo check both use these functions.
 """
+
 from opencc import OpenCC
 
 _T2S = OpenCC("t2s")

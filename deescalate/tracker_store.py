@@ -20,6 +20,7 @@ Rasa is given the conversation without the assist answers (they stay in the
 stored rows), and a save writes the new events without counting the stored
 ones in the database: see docs/performance.md.
 """
+
 import itertools
 import json
 import logging
@@ -91,7 +92,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         self.tail_events = int(tail_events)
         self._cases: "OrderedDict[str, StoredCase]" = OrderedDict()
         install_log_masking(self.masker)
-        install_rasa_seams()           # built with the agent, before any turn: deescalate/rasa_seams.py
+        install_rasa_seams()  # built with the agent, before any turn: deescalate/rasa_seams.py
         super().__init__(domain=domain, host=host, event_broker=event_broker, **kwargs)
         self.case_settings = case_settings or default_settings()
         upgrade(self.engine.url.render_as_string(hide_password=False))
@@ -127,8 +128,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         """The kept copy of a case brought up to date with the database (and kept)."""
         with self.session_scope() as session:
             stored = self._cases.pop(sender_id, None) or self._new_case(sender_id)
-            count = (session.query(func.count(self.SQLEvent.id))
-                     .filter(self.SQLEvent.sender_id == sender_id).scalar()) or 0
+            count = (
+                session.query(func.count(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+            ) or 0
             if count < stored.row_count:
                 stored = self._new_case(sender_id)
             stored.add(self._rows_after(session, sender_id, stored.last_id))
@@ -141,9 +143,12 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
 
     def _rows_after(self, session: Any, sender_id: Text, last_id: int) -> List[Any]:
         event = self.SQLEvent
-        return (session.query(event.id, event.timestamp, event.type_name, event.data)
-                .filter(event.sender_id == sender_id, event.id > last_id)
-                .order_by(event.id).all())
+        return (
+            session.query(event.id, event.timestamp, event.type_name, event.data)
+            .filter(event.sender_id == sender_id, event.id > last_id)
+            .order_by(event.id)
+            .all()
+        )
 
     def _remember(self, sender_id: Text, stored: StoredCase) -> None:
         self._cases[sender_id] = stored
@@ -164,24 +169,30 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         stored = self._cases.get(tracker.sender_id)
         if stored is not None:
             event = self.SQLEvent
-            count, last_id = (session.query(func.count(event.id), func.max(event.id))
-                              .filter(event.sender_id == tracker.sender_id).one())
+            count, last_id = (
+                session.query(func.count(event.id), func.max(event.id))
+                .filter(event.sender_id == tracker.sender_id)
+                .one()
+            )
             if count == stored.row_count and (last_id or 0) == stored.last_id:
                 return list(itertools.islice(tracker.events, stored.session_rows, None))
         return list(self._additional_events(session, tracker))
 
     def _insert(self, session: Any, sender_id: Text, masked: List[Tuple[Event, Dict[str, Any]]]) -> List[tuple]:
         """Add the masked events; their rows as (id, timestamp, type, data)."""
-        rows = [self.SQLEvent(
-            sender_id=sender_id,
-            type_name=event.type_name,
-            timestamp=data.get("timestamp"),
-            intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        ) for event, data in masked]
+        rows = [
+            self.SQLEvent(
+                sender_id=sender_id,
+                type_name=event.type_name,
+                timestamp=data.get("timestamp"),
+                intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
+                action_name=data.get("name"),
+                data=json.dumps(data),
+            )
+            for event, data in masked
+        ]
         session.add_all(rows)
-        session.flush()              # the row ids, for the kept copy of the case
+        session.flush()  # the row ids, for the kept copy of the case
         return [(row.id, row.timestamp, row.type_name, data) for row, (_, data) in zip(rows, masked)]
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -193,10 +204,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         sender_id = tracker.sender_id
         stored = self._cases.get(sender_id)
         if stored is None and int(getattr(tracker, STORED_COUNT, None) or 0):
-            stored = self._refreshed(sender_id)    # given out, then forgotten: the case record needs it all
+            stored = self._refreshed(sender_id)  # given out, then forgotten: the case record needs it all
         with self.session_scope() as session:
-            masked = [(event, mask_event(event.as_dict(), self.masker))
-                      for event in self._new_events(session, tracker)]
+            masked = [(event, mask_event(event.as_dict(), self.masker)) for event in self._new_events(session, tracker)]
             if not masked:
                 return
             written = self._insert(session, sender_id, masked)
@@ -211,8 +221,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             for row in written:
                 stored.add_one(*row)
 
-    def _update_case(self, session: Any, tracker: DialogueStateTracker, new: List[Dict[str, Any]],
-                     stored: Optional[StoredCase]) -> bool:
+    def _update_case(
+        self, session: Any, tracker: DialogueStateTracker, new: List[Dict[str, Any]], stored: Optional[StoredCase]
+    ) -> bool:
         """Upsert the case record in the save's transaction; False (logged) when it failed.
 
         The events come from the kept copy of the case when there is one, so
@@ -247,8 +258,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
                 session.expunge(case)
             return case
 
-    async def _stream_new_events(self, event_broker: EventBroker, new_events: List[Event],
-                                 sender_id: Text) -> None:
+    async def _stream_new_events(self, event_broker: EventBroker, new_events: List[Event], sender_id: Text) -> None:
         """Publish new events to the broker, masked like the stored ones."""
         for event in new_events:
             event_broker.publish({"sender_id": sender_id, **mask_event(event.as_dict(), self.masker)})

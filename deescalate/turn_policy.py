@@ -23,6 +23,7 @@ Training refuses rules of any other shape (conditions, slots, forms, several
 actions after one message), so that a rule it cannot follow fails the
 training instead of being ignored.
 """
+
 import json
 import logging
 from typing import Any, Dict, List, Optional, Text
@@ -67,8 +68,10 @@ def rule_pairs(tracker: DialogueStateTracker) -> Dict[str, str]:
             pairs[intent] = name
             intent = None
         else:
-            raise InvalidRule(f"rule '{tracker.sender_id}': a {event.type_name} step "
-                              "(only an intent followed by one action is followed)")
+            raise InvalidRule(
+                f"rule '{tracker.sender_id}': a {event.type_name} step "
+                "(only an intent followed by one action is followed)"
+            )
     if intent is not None:
         raise InvalidRule(f"rule '{tracker.sender_id}': intent '{intent}' is not followed by an action")
     return pairs
@@ -86,9 +89,7 @@ def learn_rules(trackers: List[TrackerWithCachedStates]) -> Dict[str, str]:
     return rules
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class TurnRulePolicy(Policy):
     """Follows rules `intent -> action -> listen`, looking only at the latest turn."""
 
@@ -98,17 +99,22 @@ class TurnRulePolicy(Policy):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"priority": 6}    # RulePolicy's priority, which this policy stands in for
+        return {"priority": 6}  # RulePolicy's priority, which this policy stands in for
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 execution_context: ExecutionContext, rules: Optional[Dict[str, str]] = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        rules: Optional[Dict[str, str]] = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(config, model_storage, resource, execution_context, **kwargs)
         self.rules: Dict[str, str] = dict(rules or {})
         self.rule_actions = frozenset(self.rules.values())
 
-    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain,
-              **kwargs: Any) -> Resource:
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         rules = learn_rules(training_trackers)
         unknown = sorted(action for action in set(rules.values()) if action not in domain.action_names_or_texts)
         if unknown:
@@ -120,8 +126,14 @@ class TurnRulePolicy(Policy):
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "TurnRulePolicy":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "TurnRulePolicy":
         with model_storage.read_from(resource) as path:
             rules = json.loads((path / RULES_FILE).read_text(encoding="utf-8"))
         return cls(config, model_storage, resource, execution_context, rules=rules)
@@ -138,9 +150,13 @@ class TurnRulePolicy(Policy):
             return ACTION_LISTEN_NAME
         return None
 
-    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
-                                     rule_only_data: Optional[Dict[Text, Any]] = None,
-                                     **kwargs: Any) -> PolicyPrediction:
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
         action = self.next_action(tracker)
         if action is not None:

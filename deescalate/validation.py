@@ -4,11 +4,12 @@ Case ids are Rasa sender ids: 1-128 letters, digits or _.:@- starting with a
 letter or digit. Texts lose control characters (newlines and tabs stay) and
 their surrounding space. A body that is not a JSON object is refused.
 """
+
 import re
 from typing import Any, Dict
 
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
-MAX_MESSAGE_CHARS = 2000      # one customer utterance or agent reply
+MAX_MESSAGE_CHARS = 2000  # one customer utterance or agent reply
 
 
 def valid_case_id(case_id: Any) -> bool:

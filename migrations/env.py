@@ -5,6 +5,7 @@ DATABASE_URL. Rasa's `events` table shares the database but is Rasa's own:
 autogenerate neither creates nor drops it. Logging is left as the host
 process configured it (migrations also run inside the servers).
 """
+
 from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
@@ -30,8 +31,13 @@ def url() -> str:
 
 
 def configure(**kwargs) -> None:  # noqa: ANN003
-    context.configure(target_metadata=target_metadata, include_object=include_object,
-                      render_as_batch=True, compare_type=True, **kwargs)
+    context.configure(
+        target_metadata=target_metadata,
+        include_object=include_object,
+        render_as_batch=True,
+        compare_type=True,
+        **kwargs,
+    )
 
 
 def run_offline() -> None:

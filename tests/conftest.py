@@ -15,6 +15,7 @@ for, so a new test lands in the right one without ceremony:
 working tree: scratch files go to pytest's temporary folders and screenshots
 to $TEST_ARTIFACTS (default: a folder under the system's temporary directory).
 """
+
 import json
 import os
 import shutil
@@ -62,6 +63,7 @@ def pytest_collection_modifyitems(items: list) -> None:
 def trained_model() -> Path:
     """The model for the current data, trained once or taken from the cache."""
     from deescalate.tools.build import ensure_model
+
     return ensure_model()
 
 
@@ -89,17 +91,25 @@ class Servers:
         return f"{self.stack.rasa_url}/webhooks/assist/webhook"
 
     def assist(self, sender: str, message: Any, token: Optional[str] = None) -> requests.Response:
-        return requests.post(self.assist_url, json={"sender": sender, "message": message},
-                             headers={"Authorization": f"Bearer {token or self.token}"}, timeout=60)
+        return requests.post(
+            self.assist_url,
+            json={"sender": sender, "message": message},
+            headers={"Authorization": f"Bearer {token or self.token}"},
+            timeout=60,
+        )
 
     def post_raw(self, body: bytes, token: Optional[str] = None) -> requests.Response:
-        return requests.post(self.assist_url, data=body, timeout=60,
-                             headers={"Authorization": f"Bearer {token or self.token}",
-                                      "Content-Type": "application/json"})
+        return requests.post(
+            self.assist_url,
+            data=body,
+            timeout=60,
+            headers={"Authorization": f"Bearer {token or self.token}", "Content-Type": "application/json"},
+        )
 
     def parse(self, text: str) -> Dict[str, Any]:
-        reply = requests.post(f"{self.stack.rasa_url}/model/parse", params={"token": self.token},
-                              json={"text": text}, timeout=60)
+        reply = requests.post(
+            f"{self.stack.rasa_url}/model/parse", params={"token": self.token}, json={"text": text}, timeout=60
+        )
         reply.raise_for_status()
         return reply.json()
 
@@ -115,12 +125,20 @@ class Servers:
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     workdir = tmp_path_factory.mktemp("stack")
     db_path = workdir / "tracker.db"
-    stack = Stack(rasa_port=free_port(), action_port=free_port(), db_url=f"sqlite:///{db_path}",
-                  token="test-token-" + workdir.name, log_dir=workdir / "log",
-                  web_port=free_port(), extra_env={"WEB_SECRET": "test-web-secret-" + workdir.name,
-                                            # trainers' exports go here, never into data/nlu
-                                            "CORRECTIONS_DIR": str(workdir / "corrections"),
-                                            "RATE_LIMITS_FILE": str(SUITE_RATE_LIMITS)})
+    stack = Stack(
+        rasa_port=free_port(),
+        action_port=free_port(),
+        db_url=f"sqlite:///{db_path}",
+        token="test-token-" + workdir.name,
+        log_dir=workdir / "log",
+        web_port=free_port(),
+        extra_env={
+            "WEB_SECRET": "test-web-secret-" + workdir.name,
+            # trainers' exports go here, never into data/nlu
+            "CORRECTIONS_DIR": str(workdir / "corrections"),
+            "RATE_LIMITS_FILE": str(SUITE_RATE_LIMITS),
+        },
+    )
     stack.start()
     try:
         yield Servers(stack, db_path)
@@ -133,8 +151,15 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 # Screenshots are wanted as artifacts, but outside the working tree.
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "deescalate-test-artifacts")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class Web:
@@ -145,6 +170,7 @@ class Web:
 
     def __init__(self, servers: Servers) -> None:
         from deescalate.db.session import session_factory
+
         self.servers = servers
         self.url = servers.stack.web_url
         self.sessions = session_factory(servers.stack.db_url)
@@ -155,23 +181,29 @@ class Web:
     def add_users(self) -> None:
         from deescalate.db.models import User
         from deescalate.web.auth import create_user
+
         with self.sessions() as session:
             for role in self.ROLES:
                 if session.query(User).filter_by(username=self.username(role)).first() is None:
-                    create_user(session, self.username(role), self.PASSWORD, role,
-                                display_name=f"测试{role}")
+                    create_user(session, self.username(role), self.PASSWORD, role, display_name=f"测试{role}")
             session.commit()
 
     def add_case(self, case_id: str, **fields: Any) -> None:
         """A case row as the tracker store would write it (channel hotline, status open)."""
         from deescalate.db.models import Case
+
         with self.sessions() as session:
-            session.merge(Case(case_id=case_id, **{"channel": "hotline", "status": "open",
-                                                   "demand": [], "escalation": [], **fields}))
+            session.merge(
+                Case(
+                    case_id=case_id,
+                    **{"channel": "hotline", "status": "open", "demand": [], "escalation": [], **fields},
+                )
+            )
             session.commit()
 
     def case(self, case_id: str) -> Any:
         from deescalate.db.models import Case
+
         with self.sessions() as session:
             return session.get(Case, case_id)
 
@@ -206,6 +238,7 @@ def web(servers: Servers) -> Web:
 def browser() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright (no browser download)."""
     from playwright.sync_api import sync_playwright
+
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install -y chromium)")
     with sync_playwright() as playwright:

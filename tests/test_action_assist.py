@@ -1,4 +1,5 @@
 """action_assist driven by CollectingDispatcher and a tracker fixture."""
+
 import asyncio
 import json
 from pathlib import Path
@@ -45,8 +46,12 @@ def test_second_turn_continues_from_the_slots():
     _, events = run_action(tracker)
     data = json.loads((FIXTURES / "tracker_mis_selling.json").read_text(encoding="utf-8"))
     data["slots"].update({e["name"]: e["value"] for e in events if e["event"] == "slot"})
-    data["latest_message"] = {"text": "就按第一个办吧", "intent": {"name": "choose_option", "confidence": 0.9},
-                              "emotion": {"name": "calm", "confidence": 0.7}, "entities": []}
+    data["latest_message"] = {
+        "text": "就按第一个办吧",
+        "intent": {"name": "choose_option", "confidence": 0.9},
+        "emotion": {"name": "calm", "confidence": 0.7},
+        "entities": [],
+    }
     dispatcher, _ = run_action(Tracker.from_dict(data))
     analysis = dispatcher.messages[0]["custom"]["assist"]["analysis"]
     assert analysis["stage"] == "agree"

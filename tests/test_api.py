@@ -1,4 +1,5 @@
 """The assist API against the real Rasa and action servers."""
+
 import json
 
 import pytest
@@ -37,7 +38,7 @@ def test_every_event_of_the_case_is_in_the_sqlite_tracker_store(servers):
     users = [data for kind, data in events if kind == "user"]
     assert [u["text"] for u in users] == [EXAMPLE, "去年三月在城东支行办的，当时说是存款"]
     assert users[0]["parse_data"]["emotion"]["name"] in EMOTIONS
-    assert sum(1 for kind, _ in events if kind == "action" ) >= 4
+    assert sum(1 for kind, _ in events if kind == "action") >= 4
     assert any(kind == "bot" and "assist" in json.dumps(data) for kind, data in events)
 
 
@@ -62,18 +63,21 @@ def test_escalation_threat_raises_risk_and_alerts_supervisor(servers):
     assert answer["analysis"]["amount"] == 2000
 
 
-@pytest.mark.parametrize("body, status, error", [
-    (b"not json at all", 400, "invalid_json"),
-    (b"[1, 2, 3]", 400, "invalid_json"),
-    (json.dumps({"message": "ATM吞卡了"}).encode(), 400, "invalid_sender"),
-    (json.dumps({"sender": "", "message": "ATM吞卡了"}).encode(), 400, "invalid_sender"),
-    (json.dumps({"sender": "x" * 500, "message": "ATM吞卡了"}).encode(), 400, "invalid_sender"),
-    (json.dumps({"sender": 42, "message": "ATM吞卡了"}).encode(), 400, "invalid_sender"),
-    (json.dumps({"sender": "case-bad"}).encode(), 400, "invalid_message"),
-    (json.dumps({"sender": "case-bad", "message": 12}).encode(), 400, "invalid_message"),
-    (json.dumps({"sender": "case-bad", "message": "   \n\t "}).encode(), 400, "empty_message"),
-    (json.dumps({"sender": "case-bad", "message": "退钱" * 5000}).encode(), 413, "message_too_long"),
-])
+@pytest.mark.parametrize(
+    "body, status, error",
+    [
+        (b"not json at all", 400, "invalid_json"),
+        (b"[1, 2, 3]", 400, "invalid_json"),
+        (json.dumps({"message": "ATM吞卡了"}).encode(), 400, "invalid_sender"),
+        (json.dumps({"sender": "", "message": "ATM吞卡了"}).encode(), 400, "invalid_sender"),
+        (json.dumps({"sender": "x" * 500, "message": "ATM吞卡了"}).encode(), 400, "invalid_sender"),
+        (json.dumps({"sender": 42, "message": "ATM吞卡了"}).encode(), 400, "invalid_sender"),
+        (json.dumps({"sender": "case-bad"}).encode(), 400, "invalid_message"),
+        (json.dumps({"sender": "case-bad", "message": 12}).encode(), 400, "invalid_message"),
+        (json.dumps({"sender": "case-bad", "message": "   \n\t "}).encode(), 400, "empty_message"),
+        (json.dumps({"sender": "case-bad", "message": "退钱" * 5000}).encode(), 413, "message_too_long"),
+    ],
+)
 def test_bad_requests_get_a_clear_error_and_record_nothing(servers, body, status, error):
     reply = servers.post_raw(body)
     assert reply.status_code == status
@@ -84,16 +88,20 @@ def test_bad_requests_get_a_clear_error_and_record_nothing(servers, body, status
 def test_wrong_or_missing_token_is_refused(servers):
     assert servers.assist("case-auth", EXAMPLE, token="wrong").status_code == 401
     import requests
+
     reply = requests.post(servers.assist_url, json={"sender": "case-auth", "message": EXAMPLE}, timeout=30)
     assert reply.status_code == 401
     assert servers.stored_events("case-auth") == []
 
 
-@pytest.mark.parametrize("sender, message", [
-    ("case-emoji", "😡😡😡"),
-    ("case-english", "hello, can you help me with my account"),
-    ("case-injection", "'; DROP TABLE events; -- <script>alert(1)</script>"),
-])
+@pytest.mark.parametrize(
+    "sender, message",
+    [
+        ("case-emoji", "😡😡😡"),
+        ("case-english", "hello, can you help me with my account"),
+        ("case-injection", "'; DROP TABLE events; -- <script>alert(1)</script>"),
+    ],
+)
 def test_odd_but_valid_messages_get_a_normal_answer_and_are_stored(servers, sender, message):
     reply = servers.assist(sender, message)
     assert reply.status_code == 200

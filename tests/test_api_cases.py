@@ -1,4 +1,5 @@
 """Whole cases through the real servers: stages, agent drafts, the case record, outages."""
+
 import os
 import signal
 
@@ -31,8 +32,9 @@ def test_a_case_moves_through_the_playbook(servers):
 
 
 def test_taboo_draft_is_flagged_with_a_rewrite_and_not_recorded(servers):
-    reply = post_json(agent_url(servers), servers.token,
-                      {"sender": "case-draft", "text": "公司规定就是这样，我也没办法。"})
+    reply = post_json(
+        agent_url(servers), servers.token, {"sender": "case-draft", "text": "公司规定就是这样，我也没办法。"}
+    )
     assert reply.status_code == 200
     body = reply.json()
     assert body["recorded"] is False and body["taboo"]
@@ -43,9 +45,11 @@ def test_taboo_draft_is_flagged_with_a_rewrite_and_not_recorded(servers):
 def test_harmless_draft_passes_and_sending_records_the_agents_turn(servers):
     servers.assist("case-reply", "ATM吞了我的卡，急死了")
     text = "按照规定，我们三个工作日内给您答复，卡会先替您保管好。"
-    body = post_json(agent_url(servers), servers.token,
-                     {"sender": "case-reply", "text": text, "send": True, "suggestion_id": "atm-1",
-                      "agent": "li.na"}).json()
+    body = post_json(
+        agent_url(servers),
+        servers.token,
+        {"sender": "case-reply", "text": text, "send": True, "suggestion_id": "atm-1", "agent": "li.na"},
+    ).json()
     assert body == {"case_id": "case-reply", "taboo": [], "recorded": True}
     bots = [data for kind, data in servers.stored_events("case-reply") if kind == "bot"]
     agent_turns = [b for b in bots if (b.get("metadata") or {}).get("author") == "agent"]

@@ -1,4 +1,5 @@
 """The access audit trail without a server: recording, querying (`make audit`), retention (`make purge`)."""
+
 import datetime as dt
 import json
 from pathlib import Path
@@ -23,9 +24,20 @@ def db_url(tmp_path: Path) -> str:
 
 def add_entry(url: str, days_ago: float, **fields: str) -> None:
     with session_factory(url)() as session:
-        session.add(AccessLog(**{"username": "wang", "role": "trainer", "action": "transcript",
-                                 "target": "case-1", "address": "10.0.0.8", "path": "/review/case/case-1",
-                                 **fields}, at=utcnow() - dt.timedelta(days=days_ago)))
+        session.add(
+            AccessLog(
+                **{
+                    "username": "wang",
+                    "role": "trainer",
+                    "action": "transcript",
+                    "target": "case-1",
+                    "address": "10.0.0.8",
+                    "path": "/review/case/case-1",
+                    **fields,
+                },
+                at=utcnow() - dt.timedelta(days=days_ago),
+            )
+        )
         session.commit()
 
 
@@ -36,7 +48,13 @@ def test_record_access_keeps_who_role_what_when_and_where(db_url):
     with session_factory(db_url)() as session:
         (row,) = session.query(AccessLog).all()
     assert (row.username, row.role, row.action, row.target, row.address, row.path) == (
-        "li", "supervisor", "case", "case-9", "192.0.2.4", "/console/case/case-9")
+        "li",
+        "supervisor",
+        "case",
+        "case-9",
+        "192.0.2.4",
+        "/console/case/case-9",
+    )
     assert abs((utcnow() - row.at).total_seconds()) < 60
 
 
@@ -60,7 +78,8 @@ def test_make_audit_prints_the_matching_entries(db_url, capsys):
     assert audit_main(["--url", db_url, "--case", "case-2", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(e["username"], e["target"], e["action"], e["address"]) for e in lines] == [
-        ("li", "case-2", "transcript", "10.0.0.8")]
+        ("li", "case-2", "transcript", "10.0.0.8")
+    ]
     assert audit_main(["--url", db_url, "--user", "wang"]) == 0
     out = capsys.readouterr()
     assert "case-1" in out.out and "case-2" not in out.out and "1 entries" in out.err
@@ -72,15 +91,23 @@ def test_the_trail_is_kept_longer_than_the_cases_it_names(db_url, capsys):
     settings = PrivacySettings.from_yaml()
     assert settings.audit_retention_days > settings.retention_days
     with session_factory(db_url)() as session:
-        session.add(Case(case_id="case-1", channel="hotline", status="open", demand=[], escalation=[],
-                         updated_at=utcnow() - dt.timedelta(days=settings.retention_days + 5)))
+        session.add(
+            Case(
+                case_id="case-1",
+                channel="hotline",
+                status="open",
+                demand=[],
+                escalation=[],
+                updated_at=utcnow() - dt.timedelta(days=settings.retention_days + 5),
+            )
+        )
         session.commit()
-    add_entry(db_url, settings.retention_days + 5)                 # the case goes, its accesses stay
-    add_entry(db_url, settings.audit_retention_days + 5, target="case-0")   # past the audit retention
+    add_entry(db_url, settings.retention_days + 5)  # the case goes, its accesses stay
+    add_entry(db_url, settings.audit_retention_days + 5, target="case-0")  # past the audit retention
     assert purge_module.main(["--url", db_url]) == 0
     assert "access audit entries        deleted 1" in capsys.readouterr().out
     with session_factory(db_url)() as session:
         assert session.get(Case, "case-1") is None
         assert [r.target for r in session.query(AccessLog).all()] == ["case-1"]
-    with pytest.raises(SystemExit):                               # never shorter than the cases
+    with pytest.raises(SystemExit):  # never shorter than the cases
         purge_module.main(["--url", db_url, "--days", "180", "--audit-days", "30"])

@@ -1,4 +1,5 @@
 """Case facts, conditions on lines and ranking by fit, on the real knowledge base without servers."""
+
 import pytest
 
 from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
@@ -13,9 +14,12 @@ def engine(kb):
 
 
 def parse(intent, text="", emotion="calm", entities=()):
-    return {"text": text, "intent": {"name": intent, "confidence": 0.95},
-            "emotion": {"name": emotion, "confidence": 0.8},
-            "entities": [{"entity": name, "value": value} for name, value in entities]}
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.95},
+        "emotion": {"name": emotion, "confidence": 0.8},
+        "entities": [{"entity": name, "value": value} for name, value in entities],
+    }
 
 
 def play(engine, turns):
@@ -32,23 +36,28 @@ def choices_of(result):
     return {o["id"]: o for o in found[0]["options"]} if found else {}
 
 
-@pytest.mark.parametrize("source, facts, value", [
-    ("days_since_delivery <= 15", {"days_since_delivery": 10}, True),
-    ("days_since_delivery <= 15", {"days_since_delivery": 40}, False),
-    ("days_since_delivery <= 15", {}, None),
-    ("days_since_delivery <= 15 and not years_paid >= 1", {"years_paid": 2}, False),
-    ("not days_since_delivery <= 15 or years_paid >= 1", {"years_paid": 2}, True),
-    ("channel in ['qr_code', 'transit_card']", {"channel": "ticket_machine"}, False),
-    ("amount - cash_value", {"amount": 50000, "cash_value": 42000}, 8000),
-    ("'professional_complainer' in abnormal", {"abnormal": []}, False),
-    ("years_paid * 365", {"years_paid": 2}, 730),
-])
+@pytest.mark.parametrize(
+    "source, facts, value",
+    [
+        ("days_since_delivery <= 15", {"days_since_delivery": 10}, True),
+        ("days_since_delivery <= 15", {"days_since_delivery": 40}, False),
+        ("days_since_delivery <= 15", {}, None),
+        ("days_since_delivery <= 15 and not years_paid >= 1", {"years_paid": 2}, False),
+        ("not days_since_delivery <= 15 or years_paid >= 1", {"years_paid": 2}, True),
+        ("channel in ['qr_code', 'transit_card']", {"channel": "ticket_machine"}, False),
+        ("amount - cash_value", {"amount": 50000, "cash_value": 42000}, 8000),
+        ("'professional_complainer' in abnormal", {"abnormal": []}, False),
+        ("years_paid * 365", {"years_paid": 2}, 730),
+    ],
+)
 def test_conditions_are_three_valued(source, facts, value):
     assert condition(source).evaluate(facts) == value
 
 
-@pytest.mark.parametrize("source", ["__import__('os')", "amount.real", "open('x')", "[x for x in y]",
-                                    "lambda: 1", "amount ** 2", "amount / 2"])
+@pytest.mark.parametrize(
+    "source",
+    ["__import__('os')", "amount.real", "open('x')", "[x for x in y]", "lambda: 1", "amount ** 2", "amount / 2"],
+)
 def test_conditions_refuse_anything_but_comparisons(source):
     with pytest.raises(ConditionError):
         condition(source)
@@ -73,8 +82,9 @@ def test_qr_code_double_charge_gets_the_qr_restate_and_choice(engine):
 
 
 def test_atm_deposit_is_not_restated_as_a_withdrawal(engine):
-    result = engine.turn(CaseState(), parse("atm_malfunction", "在ATM存款，钱被吞了没到账", "angry",
-                                            entities=[("amount", 3000)]))
+    result = engine.turn(
+        CaseState(), parse("atm_malfunction", "在ATM存款，钱被吞了没到账", "angry", entities=[("amount", 3000)])
+    )
     restates = [s["text"] for s in result.suggestions if s.get("restate")]
     assert restates and "存了3000元" in restates[0]
     assert not any("没拿到手" in s["text"] for s in result.suggestions)
@@ -82,15 +92,18 @@ def test_atm_deposit_is_not_restated_as_a_withdrawal(engine):
 
 
 def test_the_missing_fact_is_asked_first_and_then_decides_the_choices(engine):
-    first, second = play(engine, [
-        parse("mis_selling", "在银行存钱被办成了分红险", "calm", entities=[("product", "分红险")]),
-        parse("provide_info", "我已经交了两年了，一共五万，现在只能退4万2", "calm", entities=[("amount", 50000)]),
-    ])
+    first, second = play(
+        engine,
+        [
+            parse("mis_selling", "在银行存钱被办成了分红险", "calm", entities=[("product", "分红险")]),
+            parse("provide_info", "我已经交了两年了，一共五万，现在只能退4万2", "calm", entities=[("amount", 50000)]),
+        ],
+    )
     questions = [s for s in first.suggestions if s["kind"] == "question"]
     assert questions[0]["asks"] == "days_since_delivery"
     assert first.suggestions.index(questions[0]) < [s["kind"] for s in first.suggestions].index("choices")
     options = choices_of(second)
-    assert "cooling_off_cancel" not in options                  # paid for two years: no cooling-off offer
+    assert "cooling_off_cancel" not in options  # paid for two years: no cooling-off offer
     card = options["investigate_full_refund"]
     assert card["fits"] and card["borne"] == 8000 and card["approver"] == "operations_director"
     assert card["short"] and card["means"] and card["cost"] and card["approver_label"]
@@ -103,13 +116,26 @@ def test_cooling_off_is_offered_within_15_days_without_approval(engine):
 
 
 def test_approval_keys_on_the_amount_borne_in_the_cases_domain(engine):
-    metro = play(engine, [parse("metro_delay", "地铁延误我误了高铁", "angry"),
-                          parse("demand_compensation", "改签花了五百，要赔", "angry",
-                                entities=[("amount", 500), ("demand", "compensation")])])[-1]
+    metro = play(
+        engine,
+        [
+            parse("metro_delay", "地铁延误我误了高铁", "angry"),
+            parse(
+                "demand_compensation",
+                "改签花了五百，要赔",
+                "angry",
+                entities=[("amount", 500), ("demand", "compensation")],
+            ),
+        ],
+    )[-1]
     assert metro.analysis["approval"]["role"] == "station_area_head"
-    bank = play(engine, [parse("service_attitude", "网点柜员态度很差", "angry"),
-                         parse("demand_compensation", "赔我两百", "angry",
-                               entities=[("amount", 200), ("demand", "compensation")])])[-1]
+    bank = play(
+        engine,
+        [
+            parse("service_attitude", "网点柜员态度很差", "angry"),
+            parse("demand_compensation", "赔我两百", "angry", entities=[("amount", 200), ("demand", "compensation")]),
+        ],
+    )[-1]
     assert bank.analysis["approval"]["role"] == "branch_manager"
     titles = set(engine.kb.approval["roles"].values())
     assert not any(title in s["text"] for s in bank.suggestions if "审批" in s["text"] for title in titles)
@@ -130,9 +156,14 @@ def test_nothing_repeats_and_one_offer_is_not_made_twice(engine):
 
 
 def test_situations_come_from_facts(engine):
-    results = play(engine, [parse("fees_and_charges", "银行乱扣年费", "angry"),
-                            parse("fees_and_charges", "你们乱扣钱", "furious"),
-                            parse("fees_and_charges", "赶紧退钱", "furious")])
+    results = play(
+        engine,
+        [
+            parse("fees_and_charges", "银行乱扣年费", "angry"),
+            parse("fees_and_charges", "你们乱扣钱", "furious"),
+            parse("fees_and_charges", "赶紧退钱", "furious"),
+        ],
+    )
     assert "cool_down" in results[-1].analysis["situations"]
     assert any(s.get("situation") == "cool_down" for s in results[-1].suggestions)
     assert any("换人接待" in item["basis"] for item in results[-1].knowledge)
@@ -140,8 +171,10 @@ def test_situations_come_from_facts(engine):
 
 def test_an_unsure_other_cause_does_not_take_the_case_over(engine):
     first = engine.turn(CaseState(), parse("mis_selling", "在银行存钱被办成了分红险", "calm"))
-    unsure = {**parse("surrender_loss", "交了两年，一共四万，现金价值三万二", "calm", entities=[("amount", 40000)]),
-              "intent": {"name": "surrender_loss", "confidence": 0.7}}
+    unsure = {
+        **parse("surrender_loss", "交了两年，一共四万，现金价值三万二", "calm", entities=[("amount", 40000)]),
+        "intent": {"name": "surrender_loss", "confidence": 0.7},
+    }
     second = engine.turn(first.state, unsure)
     assert second.analysis["cause"] == "mis_selling" and second.analysis["intent"]["name"] == "surrender_loss"
     assert second.analysis["stage"] == "offer_choices"

@@ -1,4 +1,5 @@
 """Multi-turn conversation tests with Rasa's own `rasa test core`."""
+
 import subprocess
 import sys
 
@@ -10,9 +11,24 @@ from deescalate.tools.build import ROOT
 def test_conversation_stories_pass(tmp_path, trained_model):
     out = tmp_path / "results"
     result = subprocess.run(
-        [sys.executable, "-m", "rasa", "test", "core", "--model", str(trained_model),
-         "--stories", str(ROOT / "tests" / "conversations"), "--out", str(out), "--fail-on-prediction-errors"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "rasa",
+            "test",
+            "core",
+            "--model",
+            str(trained_model),
+            "--stories",
+            str(ROOT / "tests" / "conversations"),
+            "--out",
+            str(out),
+            "--fail-on-prediction-errors",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     failed = out / "failed_test_stories.yml"
     failures = failed.read_text(encoding="utf-8") if failed.exists() else ""

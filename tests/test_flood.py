@@ -4,6 +4,7 @@ The widget test drives a real browser (WebSocket, as the widget does)
 against the test stack, whose widget limits are the product's (20 messages
 per chat per minute, tests/data/ratelimit_suite.yml).
 """
+
 import time
 from types import SimpleNamespace
 from typing import Any, Dict
@@ -83,9 +84,11 @@ def test_a_widget_flood_is_limited_while_another_conversation_is_served(web: Any
     result = _chat(web, page)
     flood_turns = stored_user_turns(servers, result["sessions"]["flood"])
     refusals = [text for text in result["said"]["flood"] if text.startswith(SLOW_DOWN_START)]
-    print(f"\nwidget flood: {FLOOD} messages sent in {result['flood_sent_s']:.2f} s; {flood_turns} taken "
-          f"(limit {limit.count} per {limit.seconds:.0f} s), {len(refusals)} refused politely; other conversation "
-          f"answered in {result['other_wait_s']} s")
+    print(
+        f"\nwidget flood: {FLOOD} messages sent in {result['flood_sent_s']:.2f} s; {flood_turns} taken "
+        f"(limit {limit.count} per {limit.seconds:.0f} s), {len(refusals)} refused politely; other conversation "
+        f"answered in {result['other_wait_s']} s"
+    )
     # The limit holds: a burst of `count`, plus at most what refilled while the flood was sent.
     refill = int(result["flood_sent_s"] / limit.interval) + 1
     assert limit.count <= flood_turns <= limit.count + refill
@@ -96,7 +99,7 @@ def test_a_widget_flood_is_limited_while_another_conversation_is_served(web: Any
     assert stored_user_turns(servers, result["sessions"]["other"], settle=30) == 1
     # Nothing the flooding conversation had recorded was lost: its stored turns are the first ones sent.
     texts = [data["text"] for kind, data in servers.stored_events(result["sessions"]["flood"]) if kind == "user"]
-    assert texts[:limit.count] == [f"{FLOOD_TEXT} {n}" for n in range(limit.count)]
+    assert texts[: limit.count] == [f"{FLOOD_TEXT} {n}" for n in range(limit.count)]
 
 
 def test_assist_api_answers_429_with_retry_after_past_the_token_limit(monkeypatch: pytest.MonkeyPatch) -> None:

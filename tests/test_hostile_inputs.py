@@ -3,6 +3,7 @@
 Each request gets a clear error or a safe answer, never a 500, and a refused
 request leaves the database exactly as it was.
 """
+
 import json
 import sqlite3
 
@@ -133,7 +134,7 @@ ODD_BUT_VALID = [
 
 @pytest.mark.parametrize("name, message", ODD_BUT_VALID, ids=[c[0] for c in ODD_BUT_VALID])
 def test_odd_valid_messages_are_answered_and_stored_verbatim(servers, name, message):
-    sender = "case-odd-" + str(abs(hash(name)) % 10 ** 8)
+    sender = "case-odd-" + str(abs(hash(name)) % 10**8)
     reply = post(servers, "webhook", {"sender": sender, "message": message})
     assert reply.status_code == 200
     answer = reply.json()
@@ -143,12 +144,20 @@ def test_odd_valid_messages_are_answered_and_stored_verbatim(servers, name, mess
     assert servers.stored_events(sender) and event_count(servers) > 0  # the events table is intact
 
 
-@pytest.mark.parametrize("case_id, status", [
-    ("..%2F..%2Fetc", 400), ("x'%20OR%20'1'='1", 400), ("no-such-case-anywhere", 404),
-])
+@pytest.mark.parametrize(
+    "case_id, status",
+    [
+        ("..%2F..%2Fetc", 400),
+        ("x'%20OR%20'1'='1", 400),
+        ("no-such-case-anywhere", 404),
+    ],
+)
 def test_case_record_refuses_odd_ids(servers, case_id, status):
-    reply = requests.get(f"{servers.stack.rasa_url}/webhooks/assist/case/{case_id}",
-                         headers={"Authorization": f"Bearer {servers.token}"}, timeout=30)
+    reply = requests.get(
+        f"{servers.stack.rasa_url}/webhooks/assist/case/{case_id}",
+        headers={"Authorization": f"Bearer {servers.token}"},
+        timeout=30,
+    )
     assert reply.status_code in (status, 404)
     assert reply.status_code < 500
 
@@ -157,6 +166,10 @@ def test_rasa_http_api_requires_the_token(servers):
     # Rasa's own HTTP API is for trusted tools on the host (it answers malformed
     # JSON with a 500 of its own); clients use the assist API above.
     for path in ("/model/parse", "/conversations/case-hostile/tracker", "/status"):
-        reply = requests.request("GET" if "parse" not in path else "POST", f"{servers.stack.rasa_url}{path}",
-                                 json={"text": "ATM吞卡"}, timeout=30)
+        reply = requests.request(
+            "GET" if "parse" not in path else "POST",
+            f"{servers.stack.rasa_url}{path}",
+            json={"text": "ATM吞卡"},
+            timeout=30,
+        )
         assert reply.status_code == 401, path

@@ -1,5 +1,6 @@
 """The lock store of the scale-out layout: a turn waiting behind a dead
 instance's ticket gets the lock once that ticket expires."""
+
 import asyncio
 import time
 
@@ -21,8 +22,8 @@ class RenewingInMemoryLockStore(RenewingTickets, InMemoryLockStore):
 
 
 async def wait_behind_dead_ticket(store: InMemoryLockStore) -> float:
-    store.issue_ticket("case-1", DEAD_LIFETIME)        # its instance was killed while holding it
-    await asyncio.sleep(0.4)                           # the client retries on another instance
+    store.issue_ticket("case-1", DEAD_LIFETIME)  # its instance was killed while holding it
+    await asyncio.sleep(0.4)  # the client retries on another instance
     started = time.monotonic()
 
     async def turn() -> None:
@@ -47,7 +48,7 @@ def test_waiting_turn_is_served_once_the_dead_ticket_expires() -> None:
 
 def test_a_waiter_whose_ticket_is_gone_fails_at_once() -> None:
     store = RenewingInMemoryLockStore()
-    store.issue_ticket("case-2", 30)                   # a live holder
+    store.issue_ticket("case-2", 30)  # a live holder
     lock = store.get_lock("case-2")
 
     async def turn() -> None:
@@ -57,7 +58,7 @@ def test_a_waiter_whose_ticket_is_gone_fails_at_once() -> None:
     async def lose_ticket() -> None:
         task = asyncio.create_task(turn())
         await asyncio.sleep(0.1)
-        lock.tickets.pop()                             # the waiter's ticket vanishes from the store
+        lock.tickets.pop()  # the waiter's ticket vanishes from the store
         store.save_lock(lock)
         await task
 
@@ -68,6 +69,10 @@ def test_a_waiter_whose_ticket_is_gone_fails_at_once() -> None:
 def test_lock_store_settings_follow_redis_url() -> None:
     assert lock_store_env({})["LOCK_STORE_TYPE"] == "in_memory"
     redis = lock_store_env({"REDIS_URL": "redis://:s%40cret@127.0.0.1:6390/3"})
-    assert redis == {"LOCK_STORE_TYPE": "deescalate.lock_store.RenewingRedisLockStore",
-                     "LOCK_STORE_HOST": "127.0.0.1", "LOCK_STORE_PORT": "6390",
-                     "LOCK_STORE_DB": "3", "LOCK_STORE_PASSWORD": "s@cret"}
+    assert redis == {
+        "LOCK_STORE_TYPE": "deescalate.lock_store.RenewingRedisLockStore",
+        "LOCK_STORE_HOST": "127.0.0.1",
+        "LOCK_STORE_PORT": "6390",
+        "LOCK_STORE_DB": "3",
+        "LOCK_STORE_PASSWORD": "s@cret",
+    }

@@ -1,4 +1,5 @@
 """The n-gram classifier's model: calibrated probabilities that survive saving, and the settings search."""
+
 import numpy as np
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
@@ -10,10 +11,22 @@ from deescalate.tools.nlu_cv import Example, component_config, k_fold, leave_one
 CONFIG = {"max_char_ngram": 2, "word_weight": 0.7, "C": 1.0, "calibration_folds": 3}
 
 TEXTS = {
-    "atm_malfunction": ["取款机吞了我的卡", "ATM没出钞却扣了钱", "机器吐钱少了五百", "存款机吃了钱没入账",
-                        "取款机卡住不退卡", "自助机显示失败但扣款了"],
-    "metro_delay": ["地铁晚点了半小时", "列车停在隧道里不动", "二号线又故障停运", "车一直不来要迟到了",
-                    "地铁延误害我误了火车", "早高峰列车晚了二十分钟"],
+    "atm_malfunction": [
+        "取款机吞了我的卡",
+        "ATM没出钞却扣了钱",
+        "机器吐钱少了五百",
+        "存款机吃了钱没入账",
+        "取款机卡住不退卡",
+        "自助机显示失败但扣款了",
+    ],
+    "metro_delay": [
+        "地铁晚点了半小时",
+        "列车停在隧道里不动",
+        "二号线又故障停运",
+        "车一直不来要迟到了",
+        "地铁延误害我误了火车",
+        "早高峰列车晚了二十分钟",
+    ],
     "thank": ["谢谢你", "太感谢了", "多谢帮忙", "谢谢你们处理这么快", "辛苦了谢谢", "非常感谢你的耐心"],
 }
 
@@ -35,9 +48,12 @@ def test_probabilities_match_scikit_learn_calibration():
     model = fitted()
     features = model.features(["取款机吞卡了", "谢谢"], [list("取款机吞卡了"), list("谢谢")])
     train = examples()
-    reference = CalibratedClassifierCV(LinearSVC(C=1.0, class_weight="balanced", random_state=0), cv=3, method="sigmoid",
-                                       ensemble=False)
-    reference.fit(model.features([e.text for e in train], [e.tokens for e in train]), np.array([e.label for e in train]))
+    reference = CalibratedClassifierCV(
+        LinearSVC(C=1.0, class_weight="balanced", random_state=0), cv=3, method="sigmoid", ensemble=False
+    )
+    reference.fit(
+        model.features([e.text for e in train], [e.tokens for e in train]), np.array([e.label for e in train])
+    )
     assert np.allclose(model.linear.predict_proba(features), reference.predict_proba(features))
 
 
@@ -48,8 +64,11 @@ def test_a_saved_model_predicts_exactly_as_the_trained_one(tmp_path):
     loaded = NgramModel.load(CONFIG, tmp_path)
     assert loaded.classes == model.classes
     assert np.array_equal(loaded.predict_proba(texts, tokens), model.predict_proba(texts, tokens))
-    assert [loaded.classes[i] for i in loaded.predict_proba(texts, tokens).argmax(axis=1)] == \
-        ["atm_malfunction", "metro_delay", "thank"]
+    assert [loaded.classes[i] for i in loaded.predict_proba(texts, tokens).argmax(axis=1)] == [
+        "atm_malfunction",
+        "metro_delay",
+        "thank",
+    ]
 
 
 def test_loading_a_folder_without_the_calibration_arrays_fails_clearly(tmp_path):

@@ -7,6 +7,7 @@ evaluation only) the floors sit just below what the model reaches today; those
 tests skip when the folder is not beside the repository. All floors are in
 deescalate/tools/floors.yml.
 """
+
 import asyncio
 
 import pytest
@@ -16,7 +17,7 @@ from deescalate.tools.build import ROOT
 from deescalate.tools.evaluate import evaluate, load_floors, parse_all
 from deescalate.tools.real_words import load_items, real_dev_dir, score_model
 
-FLOORS = load_floors()["own_split"]          # deescalate/tools/floors.yml, shared with `make retrain`
+FLOORS = load_floors()["own_split"]  # deescalate/tools/floors.yml, shared with `make retrain`
 MAX_TRADITIONAL_GAP = load_floors()["max_traditional_gap"]
 REAL = load_floors()["real_words"]
 
@@ -67,15 +68,18 @@ def test_real_weibo_posts_stay_above_their_floor(real_report, metric):
 
 
 def test_every_turn_gets_a_cause_beside_its_dialogue_act(trained_model):
-    narrative = ("2023年3月在某消费金融App借了两万元，分24期，每期还1180元。上个月我想提前结清，"
-                 "客服说要另交剩余本金百分之五的违约金，合同里根本没写这一条。"
-                 "他们的客服电话也总是打不通。要求退还多收的费用。")
+    narrative = (
+        "2023年3月在某消费金融App借了两万元，分24期，每期还1180元。上个月我想提前结清，"
+        "客服说要另交剩余本金百分之五的违约金，合同里根本没写这一条。"
+        "他们的客服电话也总是打不通。要求退还多收的费用。"
+    )
     greeting, story = asyncio.run(parse_all(trained_model, ["你好", narrative]))
     for parse in (greeting, story):
         cause = parse["cause"]
         assert cause["name"] in CAUSES and 0 <= cause["confidence"] <= 1
-        assert [c["confidence"] for c in cause["ranking"]] == sorted((c["confidence"] for c in cause["ranking"]),
-                                                                     reverse=True)
+        assert [c["confidence"] for c in cause["ranking"]] == sorted(
+            (c["confidence"] for c in cause["ranking"]), reverse=True
+        )
     assert story["cause"]["name"] == "fees_and_charges"
     secondary = story["cause"]["secondary"]
     assert secondary is None or secondary["name"] != "fees_and_charges"

@@ -25,9 +25,16 @@ def test_training_entity_values_are_normalised_with_their_text():
 
     from deescalate.nlu.normalizer import ChineseNormalizer
 
-    message = Message(data={"text": "我的保單", "intent": "provide_info",
-                            "entities": [{"start": 2, "end": 4, "value": "保單", "entity": "product"},
-                                         {"start": 0, "end": 1, "value": 12000, "entity": "amount"}]})
+    message = Message(
+        data={
+            "text": "我的保單",
+            "intent": "provide_info",
+            "entities": [
+                {"start": 2, "end": 4, "value": "保單", "entity": "product"},
+                {"start": 0, "end": 1, "value": 12000, "entity": "amount"},
+            ],
+        }
+    )
     data = ChineseNormalizer.create({}, None, None, None).process_training_data(TrainingData([message]))
     example = data.training_examples[0]
     assert example.get("text") == "我的保单"

@@ -3,6 +3,7 @@
 Against the test stack, started as `make run` starts it (credentials.yml,
 endpoints.yml, `--enable-api` with the token).
 """
+
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List
@@ -41,14 +42,16 @@ def test_rasa_http_api_needs_the_token_and_serves_only_reads(servers: Any, hotli
     rasa, token = servers.stack.rasa_url, {"token": servers.token}
     before = servers.stored_events(hotline_case)
     event = [{"event": "user", "text": "伪造的客户发言", "parse_data": {}}]
-    writes = [("POST", f"/conversations/{hotline_case}/tracker/events", event),
-              ("PUT", f"/conversations/{hotline_case}/tracker/events", event),
-              ("POST", f"/conversations/{hotline_case}/messages", {"text": "伪造", "sender": "user"}),
-              ("POST", f"/conversations/{hotline_case}/trigger_intent", {"name": "greet"}),
-              ("POST", f"/conversations/{hotline_case}/execute", {"name": "action_listen"}),
-              ("PUT", "/model", {"model_file": "/tmp/other.tar.gz"}),
-              ("DELETE", "/model", None),
-              ("POST", "/model/train", {})]
+    writes = [
+        ("POST", f"/conversations/{hotline_case}/tracker/events", event),
+        ("PUT", f"/conversations/{hotline_case}/tracker/events", event),
+        ("POST", f"/conversations/{hotline_case}/messages", {"text": "伪造", "sender": "user"}),
+        ("POST", f"/conversations/{hotline_case}/trigger_intent", {"name": "greet"}),
+        ("POST", f"/conversations/{hotline_case}/execute", {"name": "action_listen"}),
+        ("PUT", "/model", {"model_file": "/tmp/other.tar.gz"}),
+        ("DELETE", "/model", None),
+        ("POST", "/model/train", {}),
+    ]
     for method, path, body in writes:
         anonymous = requests.request(method, f"{rasa}{path}", json=body, timeout=30)
         assert anonymous.status_code in (401, 403), (method, path, anonymous.status_code)
@@ -64,12 +67,21 @@ def test_rasa_http_api_needs_the_token_and_serves_only_reads(servers: Any, hotli
     assert requests.get(f"{rasa}/status", timeout=30).status_code == 401
 
 
-@pytest.mark.parametrize("method, path, expected", [
-    ("POST", "/model/parse", True), ("GET", "/conversations/case-1/tracker", True),
-    ("GET", "/conversations/case-1/tracker/events", False), ("POST", "/conversations/case-1/tracker/events", False),
-    ("GET", "/conversations/a/b/tracker", False), ("PUT", "/model", False), ("GET", "/domain", False),
-    ("POST", "/webhooks/assist/webhook", True), ("GET", "/socket.io/", True), ("POST", "/webhooks/rest/webhook", False),
-])
+@pytest.mark.parametrize(
+    "method, path, expected",
+    [
+        ("POST", "/model/parse", True),
+        ("GET", "/conversations/case-1/tracker", True),
+        ("GET", "/conversations/case-1/tracker/events", False),
+        ("POST", "/conversations/case-1/tracker/events", False),
+        ("GET", "/conversations/a/b/tracker", False),
+        ("PUT", "/model", False),
+        ("GET", "/domain", False),
+        ("POST", "/webhooks/assist/webhook", True),
+        ("GET", "/socket.io/", True),
+        ("POST", "/webhooks/rest/webhook", False),
+    ],
+)
 def test_the_rasa_api_allow_list(method: str, path: str, expected: bool) -> None:
     assert allowed(method, path) is expected
 
@@ -97,7 +109,7 @@ async def _socket_attempts(url: str, hotline_case: str) -> Dict[str, Any]:
 
 def test_no_socket_client_writes_into_a_case_it_did_not_open(servers: Any, hotline_case: str) -> None:
     before = servers.stored_events(hotline_case)
-    with ThreadPoolExecutor(1) as thread:   # its own event loop, whatever runs in this thread (Playwright)
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, whatever runs in this thread (Playwright)
         confirmed = thread.submit(asyncio.run, _socket_attempts(servers.stack.rasa_url, hotline_case)).result()
     assert confirmed["intruder"] != hotline_case and confirmed["intruder"].startswith("chat-")
     assert servers.stored_events(hotline_case) == before
@@ -107,8 +119,10 @@ def test_no_socket_client_writes_into_a_case_it_did_not_open(servers: Any, hotli
 def test_no_unauthenticated_assist_call_writes_anything(servers: Any, hotline_case: str) -> None:
     before = servers.stored_events(hotline_case)
     url = f"{servers.stack.rasa_url}/webhooks/assist"
-    for path, body in (("webhook", {"sender": hotline_case, "message": "伪造"}),
-                       ("agent", {"sender": hotline_case, "text": "伪造", "send": True})):
+    for path, body in (
+        ("webhook", {"sender": hotline_case, "message": "伪造"}),
+        ("agent", {"sender": hotline_case, "text": "伪造", "send": True}),
+    ):
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": servers.token}):
             assert requests.post(f"{url}/{path}", json=body, headers=headers, timeout=30).status_code == 401
     assert requests.get(f"{url}/case/{hotline_case}", timeout=30).status_code == 401
@@ -118,15 +132,17 @@ def test_no_unauthenticated_assist_call_writes_anything(servers: Any, hotline_ca
 def test_each_case_record_the_assist_api_serves_is_in_the_audit_trail(servers: Any, hotline_case: str) -> None:
     from deescalate.db.models import AccessLog
     from deescalate.db.session import session_factory
+
     url = f"{servers.stack.rasa_url}/webhooks/assist/case/{hotline_case}"
     headers = {"Authorization": f"Bearer {servers.token}"}
     with session_factory(servers.stack.db_url)() as session:
         before = session.query(AccessLog).filter_by(target=hotline_case, action="api_case").count()
     assert requests.get(url, headers=headers, timeout=30).status_code == 200
     assert requests.get(url, params={"format": "text"}, headers=headers, timeout=30).status_code == 200
-    assert requests.get(url, timeout=30).status_code == 401                      # refused: not a view
+    assert requests.get(url, timeout=30).status_code == 401  # refused: not a view
     with session_factory(servers.stack.db_url)() as session:
         rows = session.query(AccessLog).filter_by(target=hotline_case, action="api_case").all()
     assert len(rows) == before + 2
     assert {(r.username, r.role, r.address, r.path) for r in rows} == {
-        ("assist-api", "api", "127.0.0.1", f"/webhooks/assist/case/{hotline_case}")}
+        ("assist-api", "api", "127.0.0.1", f"/webhooks/assist/case/{hotline_case}")
+    }

@@ -9,38 +9,53 @@ def values(text, entity):
     return {e["value"] for e in find_pattern_entities(text, PATTERNS) if e["entity"] == entity}
 
 
-@pytest.mark.parametrize("text, value", [
-    ("我们几十户一起来找你们要说法", "mass_incident"),
-    ("我带着一起被骗的二十多个人过来", "mass_incident"),
-    ("明天就拉横幅", "mass_incident"),
-    ("我不想活了", "self_harm_or_violence"),
-    ("我现在就打110", "police"),
-    ("否则找律师", "legal"),
-    ("发到网上让大家看看", "media"),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("我们几十户一起来找你们要说法", "mass_incident"),
+        ("我带着一起被骗的二十多个人过来", "mass_incident"),
+        ("明天就拉横幅", "mass_incident"),
+        ("我不想活了", "self_harm_or_violence"),
+        ("我现在就打110", "police"),
+        ("否则找律师", "legal"),
+        ("发到网上让大家看看", "media"),
+    ],
+)
 def test_phrasal_threats_get_their_canonical_value(text, value):
     assert value in values(text, "escalation")
 
 
-@pytest.mark.parametrize("text, value", [
-    ("叫你们负责人出来", "escalate_to_manager"),
-    ("必须处理那个催收员", "staff_discipline"),
-    ("我要求公开道歉", "apology"),
-    ("这个损失你们来承担", "compensation"),
-    ("不全部退还我就找消协", "full_refund"),
-    ("你们立刻处理", "expedite"),
-    ("那就注销吧", "cancel_product"),
-    ("我要退保", "cancel_product"),
-    ("干脆把这张卡注销了", "cancel_product"),
-    ("帮我把保单解约", "cancel_product"),
-    ("你们必须给个说法", "explanation"),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("叫你们负责人出来", "escalate_to_manager"),
+        ("必须处理那个催收员", "staff_discipline"),
+        ("我要求公开道歉", "apology"),
+        ("这个损失你们来承担", "compensation"),
+        ("不全部退还我就找消协", "full_refund"),
+        ("你们立刻处理", "expedite"),
+        ("那就注销吧", "cancel_product"),
+        ("我要退保", "cancel_product"),
+        ("干脆把这张卡注销了", "cancel_product"),
+        ("帮我把保单解约", "cancel_product"),
+        ("你们必须给个说法", "explanation"),
+    ],
+)
 def test_demand_phrases(text, value):
     assert value in values(text, "demand")
 
 
-@pytest.mark.parametrize("text", ["理赔什么时候到账", "我的卡早就注销了", "请问工作日几点开门",
-                                  "退保只给我一半", "我不想退保", "问一下退保能退多少"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "理赔什么时候到账",
+        "我的卡早就注销了",
+        "请问工作日几点开门",
+        "退保只给我一半",
+        "我不想退保",
+        "问一下退保能退多少",
+    ],
+)
 def test_harmless_sentences_carry_no_demand(text):
     assert values(text, "demand") == set()
 
@@ -53,37 +68,46 @@ THREAT_FILTER = load_threat_filter()
 
 
 def own_threats(text):
-    return {e["value"] for e in find_pattern_entities(text, PATTERNS)
-            if e["entity"] == "escalation" and is_own_threat(text, e, THREAT_FILTER)}
+    return {
+        e["value"]
+        for e in find_pattern_entities(text, PATTERNS)
+        if e["entity"] == "escalation" and is_own_threat(text, e, THREAT_FILTER)
+    }
 
 
-@pytest.mark.parametrize("text, value", [
-    ("这周末我们几个受骗的组团去你们总部讨说法", "mass_incident"),
-    ("我已经拉了个维权群，到时候大家一起上门", "mass_incident"),
-    ("后天我叫上全小区的人一块过来", "mass_incident"),
-    ("不给解决我就把录音传到B站上", "media"),
-    ("我会把这事拍成视频发到快手", "media"),
-    ("再拖下去我就拿着菜刀上门", "self_harm_or_violence"),
-    ("逼急了我就砸了你们的柜台", "self_harm_or_violence"),
-    ("我明天就去交通委反映", "regulator"),
-    ("我现在就打12328", "regulator"),
-    ("不处理我就去地方金融监管局投诉", "regulator"),
-    ("实在不行我就申请法律援助", "legal"),
-    ("你们要是不退钱我就去银保监会投诉", "regulator"),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("这周末我们几个受骗的组团去你们总部讨说法", "mass_incident"),
+        ("我已经拉了个维权群，到时候大家一起上门", "mass_incident"),
+        ("后天我叫上全小区的人一块过来", "mass_incident"),
+        ("不给解决我就把录音传到B站上", "media"),
+        ("我会把这事拍成视频发到快手", "media"),
+        ("再拖下去我就拿着菜刀上门", "self_harm_or_violence"),
+        ("逼急了我就砸了你们的柜台", "self_harm_or_violence"),
+        ("我明天就去交通委反映", "regulator"),
+        ("我现在就打12328", "regulator"),
+        ("不处理我就去地方金融监管局投诉", "regulator"),
+        ("实在不行我就申请法律援助", "legal"),
+        ("你们要是不退钱我就去银保监会投诉", "regulator"),
+    ],
+)
 def test_paraphrased_threats_of_the_customer_are_caught(text, value):
     assert value in own_threats(text)
 
 
-@pytest.mark.parametrize("text", [
-    "这个小家电是我刷抖音看到广告下单的",
-    "催收员威胁说要把我欠钱的事曝光到网上",
-    "他们发律师函给我家人",
-    "平台已经起诉我了，我想协商还款",
-    "法院冻结了我的工资卡",
-    "人民银行规定了贷款利率上限",
-    "车险出险后我打客服报案，到现在没人来定损",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这个小家电是我刷抖音看到广告下单的",
+        "催收员威胁说要把我欠钱的事曝光到网上",
+        "他们发律师函给我家人",
+        "平台已经起诉我了，我想协商还款",
+        "法院冻结了我的工资卡",
+        "人民银行规定了贷款利率上限",
+        "车险出险后我打客服报案，到现在没人来定损",
+    ],
+)
 def test_what_others_did_or_a_purchase_channel_is_no_threat_of_the_customer(text):
     assert own_threats(text) == set()
 

@@ -1,4 +1,5 @@
 """The replaced RemoteAction methods: pinned to our Rasa, same answers as Rasa's own."""
+
 import json
 
 import pytest
@@ -45,8 +46,10 @@ def test_a_changed_method_is_reported_and_not_replaced(monkeypatch):
     assert RemoteAction._validate_action_result is not rasa_seams.validate_action_result
 
 
-GOOD = {"events": [{"event": "slot", "name": "cause", "value": "mis_selling", "timestamp": None}],
-        "responses": [{"custom": {"assist": {"suggestions": []}}}]}
+GOOD = {
+    "events": [{"event": "slot", "name": "cause", "value": "mis_selling", "timestamp": None}],
+    "responses": [{"custom": {"assist": {"suggestions": []}}}],
+}
 BAD = [
     {"events": [{"event": "no_such_event"}]},
     {"events": "not a list"},
@@ -81,8 +84,9 @@ def long_case(turns: int) -> DialogueStateTracker:
     tracker.update(SessionStarted())
     tracker.update(ActionExecuted("action_listen"))
     for turn in range(turns):
-        tracker.update(UserUttered(f"第{turn}句", intent={"name": "provide_info", "confidence": 0.9},
-                                   input_channel="socketio"))
+        tracker.update(
+            UserUttered(f"第{turn}句", intent={"name": "provide_info", "confidence": 0.9}, input_channel="socketio")
+        )
         tracker.update(ActionExecuted("action_assist"))
         tracker.update(BotUttered(data={"custom": {"assist": {"turn": turn}}}))
         tracker.update(SlotSet("turns", float(turn + 1)))
@@ -93,8 +97,9 @@ def long_case(turns: int) -> DialogueStateTracker:
 
 def test_the_latest_turn_request_carries_that_turn_and_the_whole_state():
     tracker = long_case(30)
-    action = RemoteAction("action_assist", EndpointConfig("http://127.0.0.1:1", send_events="latest_turn",
-                                                          enable_selective_domain=True))
+    action = RemoteAction(
+        "action_assist", EndpointConfig("http://127.0.0.1:1", send_events="latest_turn", enable_selective_domain=True)
+    )
     ours = action._action_call_format(tracker, DOMAIN)
     theirs = rasa_own("_action_call_format")(action, tracker, DOMAIN)
     assert [e["event"] for e in ours["tracker"]["events"]] == ["action", "user", "action", "bot", "slot"]

@@ -1,4 +1,5 @@
 """The rate limiter: the rule, both backends, the settings file."""
+
 import shutil
 import socket
 import subprocess
@@ -11,7 +12,7 @@ from deescalate.ratelimit import Decision, Limit, MemoryBackend, RateLimiter, Re
 
 
 def test_gcra_lets_a_burst_through_then_one_per_interval():
-    limit = Limit(count=5, seconds=10)          # a burst of 5, then one every 2 s
+    limit = Limit(count=5, seconds=10)  # a burst of 5, then one every 2 s
     tat, now, allowed = None, 1000.0, []
     for _ in range(8):
         decision, tat = gcra(tat, now, limit)
@@ -19,9 +20,9 @@ def test_gcra_lets_a_burst_through_then_one_per_interval():
     assert allowed == [True] * 5 + [False] * 3
     refused, _ = gcra(tat, now, limit)
     assert 1.9 < refused.retry_after <= 2.0
-    assert gcra(tat, now + 2.0, limit)[0].allowed         # after one interval: one more
+    assert gcra(tat, now + 2.0, limit)[0].allowed  # after one interval: one more
     assert not gcra(gcra(tat, now + 2.0, limit)[1], now + 2.0, limit)[0].allowed
-    assert all(gcra(tat, now + 10.0, limit)[0].allowed for _ in range(3))   # a quiet client is whole again
+    assert all(gcra(tat, now + 10.0, limit)[0].allowed for _ in range(3))  # a quiet client is whole again
 
 
 def test_retry_after_is_whole_seconds_and_at_least_one():
@@ -32,8 +33,8 @@ def test_retry_after_is_whole_seconds_and_at_least_one():
 def test_memory_backend_counts_each_key_apart_and_stays_bounded():
     limiter = RateLimiter({"widget_conversation": Limit(3, 60)}, MemoryBackend(max_keys=50))
     assert [limiter.hit("widget_conversation", "a").allowed for _ in range(5)] == [True] * 3 + [False] * 2
-    assert limiter.hit("widget_conversation", "b").allowed           # another conversation is served
-    assert limiter.hit("no_such_limit", "a").allowed                 # unknown names are not limited
+    assert limiter.hit("widget_conversation", "b").allowed  # another conversation is served
+    assert limiter.hit("no_such_limit", "a").allowed  # unknown names are not limited
     for n in range(500):
         limiter.hit("widget_conversation", f"k{n}")
     assert len(limiter.backend._tat) == 50
@@ -48,8 +49,13 @@ def test_hit_each_stops_at_the_first_refusal_without_counting_the_rest():
 
 def test_settings_file_names_every_limit_the_product_uses():
     settings = load_settings()
-    assert set(settings["limits"]) == {"widget_conversation", "widget_address", "assist_token",
-                                       "login_name", "login_address"}
+    assert set(settings["limits"]) == {
+        "widget_conversation",
+        "widget_address",
+        "assist_token",
+        "login_name",
+        "login_address",
+    }
     assert all(limit.count >= 1 and limit.seconds > 0 for limit in settings["limits"].values())
 
 
@@ -73,10 +79,25 @@ def redis_url(tmp_path: Path):
     if server is None:
         pytest.skip("redis-server is not installed (make scale-up installs it)")
     port = _free_port()
-    process = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp_path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            server,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     import redis
+
     client = redis.Redis(port=port)
     for _ in range(100):
         try:
@@ -92,13 +113,18 @@ def redis_url(tmp_path: Path):
 def test_redis_backend_shares_the_count_between_instances(redis_url: str):
     limits = {"assist_token": Limit(4, 60)}
     first = RateLimiter(limits, RedisBackend(redis_url))
-    second = RateLimiter(limits, RedisBackend(redis_url))     # another instance, same Redis
-    seen = [first.hit("assist_token", "t").allowed, second.hit("assist_token", "t").allowed,
-            first.hit("assist_token", "t").allowed, second.hit("assist_token", "t").allowed,
-            first.hit("assist_token", "t"), second.hit("assist_token", "t")]
+    second = RateLimiter(limits, RedisBackend(redis_url))  # another instance, same Redis
+    seen = [
+        first.hit("assist_token", "t").allowed,
+        second.hit("assist_token", "t").allowed,
+        first.hit("assist_token", "t").allowed,
+        second.hit("assist_token", "t").allowed,
+        first.hit("assist_token", "t"),
+        second.hit("assist_token", "t"),
+    ]
     assert seen[:4] == [True] * 4
     assert not seen[4].allowed and not seen[5].allowed
-    assert 14 < seen[5].retry_after <= 15                       # one call every 15 s
+    assert 14 < seen[5].retry_after <= 15  # one call every 15 s
     assert first.hit("assist_token", "another-token").allowed
 
 

@@ -1,4 +1,5 @@
 """Case record and the chat bot's own voice, from real engine output."""
+
 from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
 from deescalate.assist.record import build_case_record, render_record_zh
 from deescalate.assist.voice import customer_messages, needs_handoff
@@ -10,8 +11,12 @@ def _engine(kb):
 
 
 def _parse(intent, text, emotion, entities=()):
-    return {"text": text, "intent": {"name": intent, "confidence": 0.9}, "emotion": {"name": emotion, "confidence": 0.8},
-            "entities": list(entities)}
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "emotion": {"name": emotion, "confidence": 0.8},
+        "entities": list(entities),
+    }
 
 
 def _events_for(kb, turns, agent_replies):
@@ -20,25 +25,44 @@ def _events_for(kb, turns, agent_replies):
     for (intent, text, emotion, entities), reply in zip(turns, agent_replies):
         parse = _parse(intent, text, emotion, entities)
         clock += 60
-        events.append({"event": "user", "text": text, "parse_data": parse, "timestamp": clock,
-                       "input_channel": "assist"})
+        events.append(
+            {"event": "user", "text": text, "parse_data": parse, "timestamp": clock, "input_channel": "assist"}
+        )
         result = engine.turn(state, parse)
         state = result.state
         events.append({"event": "bot", "timestamp": clock + 1, "data": {"custom": {"assist": result.payload()}}})
         events += [{"event": "slot", "name": k, "value": v, "timestamp": clock + 1} for k, v in result.slots().items()]
         if reply:
-            events.append({"event": "bot", "text": reply, "timestamp": clock + 30,
-                           "metadata": {"author": "agent", "agent_name": "zhang.wei",
-                                        "suggestion_id": result.suggestions[0]["id"], "taboo": []}})
+            events.append(
+                {
+                    "event": "bot",
+                    "text": reply,
+                    "timestamp": clock + 30,
+                    "metadata": {
+                        "author": "agent",
+                        "agent_name": "zhang.wei",
+                        "suggestion_id": result.suggestions[0]["id"],
+                        "taboo": [],
+                    },
+                }
+            )
     return events
 
 
 def test_record_has_the_fields_a_supervisor_needs(kb):
-    events = _events_for(kb, [
-        ("surrender_loss", "分红险退保只退我一半，交了五万块", "angry",
-         [{"entity": "amount", "value": 50000}, {"entity": "demand", "value": "full_refund"}]),
-        ("choose_option", "那就按第一个办吧", "calm", []),
-    ], ["非常理解您的心情，我先帮您核对一下。", "好的，我马上为您提交申请。"])
+    events = _events_for(
+        kb,
+        [
+            (
+                "surrender_loss",
+                "分红险退保只退我一半，交了五万块",
+                "angry",
+                [{"entity": "amount", "value": 50000}, {"entity": "demand", "value": "full_refund"}],
+            ),
+            ("choose_option", "那就按第一个办吧", "calm", []),
+        ],
+        ["非常理解您的心情，我先帮您核对一下。", "好的，我马上为您提交申请。"],
+    )
     record = build_case_record("case-r1", events, kb)
     assert record["cause"] == "surrender_loss" and record["domain"] == "insurance"
     assert record["demand"] == ["full_refund"]

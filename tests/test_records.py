@@ -1,6 +1,7 @@
 """Case records through the real tracker store on SQLite: nothing personal
 reaches a table, the case row follows its conversation, the overdue list,
 retention (`make purge`) and the Alembic migrations."""
+
 import asyncio
 import datetime as dt
 import json
@@ -28,8 +29,11 @@ from deescalate.tracker_store import MaskingSQLTrackerStore, stored_events
 from tests.conftest import examples
 from tests.test_privacy import bank_cards, mobiles, resident_ids
 
-STORE_EXAMPLES = settings(max_examples=examples(60), deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+STORE_EXAMPLES = settings(
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture()
@@ -50,23 +54,40 @@ def store(db_url: str) -> MaskingSQLTrackerStore:
 
 
 def customer_turn(text: str, intent: str = "provide_info", emotion: str = "calm") -> UserUttered:
-    return UserUttered(text, intent={"name": intent, "confidence": 0.9},
-                       parse_data={"text": text, "intent": {"name": intent, "confidence": 0.9},
-                                   "entities": [], "emotion": {"name": emotion, "confidence": 0.8}},
-                       input_channel="assist")
+    return UserUttered(
+        text,
+        intent={"name": intent, "confidence": 0.9},
+        parse_data={
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.9},
+            "entities": [],
+            "emotion": {"name": emotion, "confidence": 0.8},
+        },
+        input_channel="assist",
+    )
 
 
 def assist_reply(text: str, **analysis: Any) -> BotUttered:
     """The bot event action_assist leaves: its answer under custom.assist, no text."""
-    return BotUttered(text="", data={"custom": {"assist": {
-        "analysis": {"intent": {"name": "mis_selling"}, **analysis},
-        "suggestions": [{"id": "s1", "kind": "restate", "text": text}], "alerts": []}}})
+    return BotUttered(
+        text="",
+        data={
+            "custom": {
+                "assist": {
+                    "analysis": {"intent": {"name": "mis_selling"}, **analysis},
+                    "suggestions": [{"id": "s1", "kind": "restate", "text": text}],
+                    "alerts": [],
+                }
+            }
+        },
+    )
 
 
 def agent_reply(text: str, agent: str, taboo: List[str]) -> BotUttered:
     """An agent's reply as the assist API records it."""
-    return BotUttered(text=text, metadata={"author": "agent", "agent_name": agent, "suggestion_id": "s1",
-                                           "taboo": taboo})
+    return BotUttered(
+        text=text, metadata={"author": "agent", "agent_name": agent, "suggestion_id": "s1", "taboo": taboo}
+    )
 
 
 def save_turns(store: MaskingSQLTrackerStore, case_id: str, events: List[Any]) -> None:
@@ -93,18 +114,28 @@ def digit_runs(text: str) -> List[str]:
 
 # ---------------------------------------------------------------- privacy at rest
 
+
 @STORE_EXAMPLES
-@given(secret=st.one_of(mobiles(), resident_ids(), bank_cards()),
-       before=st.sampled_from(["我的号码是", "卡号", "身份证 ", "你记一下：", ""]),
-       after=st.sampled_from(["，快点处理", "", " 谢谢", "。"]))
+@given(
+    secret=st.one_of(mobiles(), resident_ids(), bank_cards()),
+    before=st.sampled_from(["我的号码是", "卡号", "身份证 ", "你记一下：", ""]),
+    after=st.sampled_from(["，快点处理", "", " 谢谢", "。"]),
+)
 def test_no_personal_number_reaches_any_table(tmp_path_factory, secret, before, after):
     written, digits = secret
     db_url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'tracker.db'}"
     store = new_store(db_url)
     text = f"{before}{written}{after}"
-    save_turns(store, "case-privacy", [customer_turn(text), ActionExecuted("action_assist"),
-                                       assist_reply(f"您说的是{written}对吗"),
-                                       SlotSet("demand", [text])])
+    save_turns(
+        store,
+        "case-privacy",
+        [
+            customer_turn(text),
+            ActionExecuted("action_assist"),
+            assist_reply(f"您说的是{written}对吗"),
+            SlotSet("demand", [text]),
+        ],
+    )
     stored = table_text(db_url)
     assert digits not in stored
     assert digits not in re.sub(r"\D", "", json.dumps(stored))  # not even with the separators gone
@@ -112,8 +143,11 @@ def test_no_personal_number_reaches_any_table(tmp_path_factory, secret, before, 
 
 
 def test_masked_events_still_load_as_a_tracker(store, db_url):
-    save_turns(store, "case-load", [customer_turn("我手机13912345678，卡号6222020200001234567"),
-                                    ActionExecuted("action_assist")])
+    save_turns(
+        store,
+        "case-load",
+        [customer_turn("我手机13912345678，卡号6222020200001234567"), ActionExecuted("action_assist")],
+    )
     tracker = asyncio.run(store.retrieve("case-load"))
     texts = [e.text for e in tracker.events if isinstance(e, UserUttered)]
     assert texts == ["我手机【手机号****5678】，卡号【银行卡****4567】"]
@@ -121,15 +155,32 @@ def test_masked_events_still_load_as_a_tracker(store, db_url):
 
 # ---------------------------------------------------------------- the case row
 
+
 def test_the_case_row_follows_its_conversation(store, db_url):
-    save_turns(store, "case-row", [customer_turn("我买的理财怎么变成保险了", "mis_selling", "angry"),
-                                   SlotSet("cause", "mis_selling"), SlotSet("domain", "insurance"),
-                                   SlotSet("risk", "medium"), SlotSet("emotion_history", ["angry"]),
-                                   SlotSet("amount", 50000.0), ActionExecuted("action_assist")])
-    save_turns(store, "case-row", [customer_turn("我要去金融监管局", "mis_selling", "furious"),
-                                   SlotSet("escalation", ["regulator"]), SlotSet("risk", "high"),
-                                   SlotSet("emotion_history", ["angry", "furious"]),
-                                   ActionExecuted("action_assist")])
+    save_turns(
+        store,
+        "case-row",
+        [
+            customer_turn("我买的理财怎么变成保险了", "mis_selling", "angry"),
+            SlotSet("cause", "mis_selling"),
+            SlotSet("domain", "insurance"),
+            SlotSet("risk", "medium"),
+            SlotSet("emotion_history", ["angry"]),
+            SlotSet("amount", 50000.0),
+            ActionExecuted("action_assist"),
+        ],
+    )
+    save_turns(
+        store,
+        "case-row",
+        [
+            customer_turn("我要去金融监管局", "mis_selling", "furious"),
+            SlotSet("escalation", ["regulator"]),
+            SlotSet("risk", "high"),
+            SlotSet("emotion_history", ["angry", "furious"]),
+            ActionExecuted("action_assist"),
+        ],
+    )
     with session_factory(db_url)() as session:
         case = session.get(Case, "case-row")
         assert (case.cause, case.domain, case.amount, case.risk) == ("mis_selling", "insurance", 50000.0, "high")
@@ -145,8 +196,11 @@ def test_overdue_lists_only_pending_cases_past_their_deadline(store, db_url):
         save_turns(store, case_id, [customer_turn("我的事情怎么样了", "ask_status")])
     now = dt.datetime.utcnow()
     with session_factory(db_url)() as session:
-        for case_id, hours, status in (("late-open", -5, "open"), ("late-closed", -5, "closed"),
-                                       ("on-time", 5, "open")):
+        for case_id, hours, status in (
+            ("late-open", -5, "open"),
+            ("late-closed", -5, "closed"),
+            ("on-time", 5, "open"),
+        ):
             case = session.get(Case, case_id)
             case.reply_deadline, case.status = now + dt.timedelta(hours=hours), status
         session.commit()
@@ -161,6 +215,7 @@ def test_an_empty_conversation_makes_no_case(store, db_url):
 
 # ---------------------------------------------------------------- GET /case and the case table
 
+
 def served_record(store: MaskingSQLTrackerStore, case_id: str, kb) -> Dict[str, Any]:
     """The record GET /webhooks/assist/case/<id> answers for this store."""
     tracker = asyncio.run(store.retrieve(case_id))
@@ -172,13 +227,28 @@ def assert_agree(record: Dict[str, Any], case: Case) -> None:
 
 
 def test_get_case_and_the_case_table_agree(store, db_url, kb):
-    chat = UserUttered("你们这个扣费到底怎么回事", parse_data={"intent": {"name": "fees_and_charges"}, "entities": [],
-                                                         "emotion": {"name": "angry"}}, input_channel="socketio")
-    save_turns(store, "case-agree", [chat, SlotSet("stage", "close"), assist_reply("您是说扣费有疑问", stage="close"),
-                                     agent_reply("马上给您查", "li.na", ["t_wait", "t_rule"]),
-                                     agent_reply("再稍等一下", "li.na", ["t_wait"])])
-    counter = UserUttered("柜台这边办不了", parse_data={"intent": {"name": "provide_info"}, "entities": []},
-                          input_channel="assist", metadata={"channel": "counter"})
+    chat = UserUttered(
+        "你们这个扣费到底怎么回事",
+        parse_data={"intent": {"name": "fees_and_charges"}, "entities": [], "emotion": {"name": "angry"}},
+        input_channel="socketio",
+    )
+    save_turns(
+        store,
+        "case-agree",
+        [
+            chat,
+            SlotSet("stage", "close"),
+            assist_reply("您是说扣费有疑问", stage="close"),
+            agent_reply("马上给您查", "li.na", ["t_wait", "t_rule"]),
+            agent_reply("再稍等一下", "li.na", ["t_wait"]),
+        ],
+    )
+    counter = UserUttered(
+        "柜台这边办不了",
+        parse_data={"intent": {"name": "provide_info"}, "entities": []},
+        input_channel="assist",
+        metadata={"channel": "counter"},
+    )
     save_turns(store, "case-counter", [counter, agent_reply("我来处理", "wang.qiang", [])])
     with session_factory(db_url)() as session:
         chat_case, counter_case = session.get(Case, "case-agree"), session.get(Case, "case-counter")
@@ -198,10 +268,19 @@ def test_get_case_and_the_case_table_agree(store, db_url, kb):
 
 
 def test_a_store_without_the_case_table_derives_the_same_record(store, db_url, kb):
-    save_turns(store, "case-derived", [
-        UserUttered("ATM吞卡了", parse_data={"intent": {"name": "atm_malfunction"}, "entities": []},
-                    input_channel="socketio"),
-        assist_reply("卡被吞了对吗"), agent_reply("我帮您联系网点", "li.na", ["t_wait"])])
+    save_turns(
+        store,
+        "case-derived",
+        [
+            UserUttered(
+                "ATM吞卡了",
+                parse_data={"intent": {"name": "atm_malfunction"}, "entities": []},
+                input_channel="socketio",
+            ),
+            assist_reply("卡被吞了对吗"),
+            agent_reply("我帮您联系网点", "li.na", ["t_wait"]),
+        ],
+    )
     with session_factory(db_url)() as session:
         case = session.get(Case, "case-derived")
         session.expunge_all()
@@ -210,6 +289,7 @@ def test_a_store_without_the_case_table_derives_the_same_record(store, db_url, k
 
 
 # ---------------------------------------------------------------- retention
+
 
 def age_case(db_url: str, case_id: str, days: int) -> None:
     old = dt.datetime.utcnow() - dt.timedelta(days=days)
@@ -233,13 +313,12 @@ def count_rows(db_url: str, table: str, case_id: str) -> int:
 
 def test_purge_deletes_old_cases_with_their_events_and_keeps_recent_ones(store, db_url, capsys):
     for case_id in ("old-case", "new-case"):
-        save_turns(store, case_id, [customer_turn("ATM吞了我的卡", "atm_malfunction"),
-                                    ActionExecuted("action_assist")])
+        save_turns(store, case_id, [customer_turn("ATM吞了我的卡", "atm_malfunction"), ActionExecuted("action_assist")])
     age_case(db_url, "old-case", days=400)
 
     assert purge_module.main(["--url", db_url, "--days", "180", "--dry-run"]) == 0
     assert "would delete 1" in capsys.readouterr().out
-    assert count_rows(db_url, "cases", "old-case") == 1            # a dry run deletes nothing
+    assert count_rows(db_url, "cases", "old-case") == 1  # a dry run deletes nothing
 
     assert purge_module.main(["--url", db_url, "--days", "180"]) == 0
     assert count_rows(db_url, "cases", "old-case") == 0
@@ -255,6 +334,7 @@ def test_purge_refuses_a_retention_below_one_day(db_url):
 
 # ---------------------------------------------------------------- migrations
 
+
 def test_migrations_create_the_tables_and_run_twice_without_harm(db_url):
     upgrade(db_url)
     upgrade(db_url)
@@ -267,8 +347,10 @@ def test_migrations_create_the_tables_and_run_twice_without_harm(db_url):
 def test_a_database_that_predates_the_migrations_is_brought_up_to_date(tmp_path):
     path = tmp_path / "old.db"
     connection = sqlite3.connect(path)
-    connection.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, "
-                       "timestamp REAL, intent_name TEXT, action_name TEXT, data TEXT)")
+    connection.execute(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, "
+        "timestamp REAL, intent_name TEXT, action_name TEXT, data TEXT)"
+    )
     connection.execute("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES ('kept', 'user', 1, '{}')")
     connection.commit()
     connection.close()
@@ -279,12 +361,13 @@ def test_a_database_that_predates_the_migrations_is_brought_up_to_date(tmp_path)
 
 # ---------------------------------------------------------------- reading a case again
 
+
 def texts_of(tracker) -> List[str]:
     return [e.text for e in tracker.events if isinstance(e, UserUttered)]
 
 
 def test_a_case_reads_the_turns_another_instance_stored(db_url):
-    first, second = new_store(db_url), new_store(db_url)     # two Rasa instances, one database
+    first, second = new_store(db_url), new_store(db_url)  # two Rasa instances, one database
     save_turns(first, "case-shared", [customer_turn("第一句")])
     save_turns(second, "case-shared", [customer_turn("第二句")])
     save_turns(first, "case-shared", [customer_turn("第三句")])
@@ -302,6 +385,7 @@ def test_a_purged_case_is_not_served_from_memory(store, db_url):
 
 def test_only_the_latest_session_is_read(store):
     from rasa.shared.core.events import SessionStarted
+
     save_turns(store, "case-sessions", [customer_turn("上次的事")])
     save_turns(store, "case-sessions", [SessionStarted(), customer_turn("这次的事")])
     assert texts_of(asyncio.run(store.retrieve("case-sessions"))) == ["这次的事"]

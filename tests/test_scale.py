@@ -5,6 +5,7 @@ PostgreSQL and Redis, one instance killed with SIGKILL half way and started
 again. The checker (deescalate/tools/loadcheck.py) reads the tracker store and the
 case table afterwards.
 """
+
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ from deescalate.tools.build import ROOT
 from deescalate.tools.scale import ScaleSettings, ensure_packages
 
 pytestmark = pytest.mark.scale
-RUN_LIMIT_SECONDS = 900     # the load test bounds itself at 540 s of driving plus start-up
+RUN_LIMIT_SECONDS = 900  # the load test bounds itself at 540 s of driving plus start-up
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +25,26 @@ def load_test(tmp_path_factory: pytest.TempPathFactory) -> dict:
     workdir = tmp_path_factory.mktemp("scale")
     results = workdir / "scale.json"
     # Data, logs, the result file and the token stay out of the working tree.
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCALE_DATA_DIR": str(workdir / "var"),
-           "LOAD_RESULTS": str(results), "ASSIST_API_TOKEN": "test-token-" + workdir.name}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SCALE_DATA_DIR": str(workdir / "var"),
+        "LOAD_RESULTS": str(results),
+        "ASSIST_API_TOKEN": "test-token-" + workdir.name,
+    }
     settings = ScaleSettings.from_yaml(env=env)
     try:
         ensure_packages(settings)
     except (subprocess.CalledProcessError, FileNotFoundError) as error:
         pytest.skip(f"PostgreSQL, Redis or haproxy could not be installed from Debian: {error}")
-    run = subprocess.run([sys.executable, "-m", "deescalate.tools.loadtest"], cwd=ROOT, timeout=RUN_LIMIT_SECONDS,
-                         env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "deescalate.tools.loadtest"],
+        cwd=ROOT,
+        timeout=RUN_LIMIT_SECONDS,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     print(run.stdout[-4000:], run.stderr[-4000:])
     assert results.exists(), run.stderr[-2000:]
     result = json.loads(results.read_text(encoding="utf-8"))
@@ -51,7 +63,7 @@ def test_every_answered_turn_is_stored_once_in_order_and_unmixed(load_test):
     check = load_test["check"]
     assert check["lost"] == 0
     assert check["stored"] == load_test["answered"]
-    assert check["duplicated_unexplained"] == 0      # only a retried turn may repeat
+    assert check["duplicated_unexplained"] == 0  # only a retried turn may repeat
     assert check["mixed"] == check["out_of_order"] == check["unreadable"] == 0
 
 

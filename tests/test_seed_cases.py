@@ -8,6 +8,7 @@ knowledge panel carries its basis. The same turns are then said in the chat
 widget's channel, and nothing of the panel, the bases or the approvers' titles
 reaches the customer.
 """
+
 import threading
 import time
 import uuid
@@ -81,8 +82,7 @@ def check_turn(case: Dict[str, Any], answers: List[Dict[str, Any]], expect: Dict
         assert expect["knowledge_kind"] in {item["kind"] for item in answer["knowledge"]}, where
 
 
-def check_approver(where: str, answer: Dict[str, Any], options: List[Dict[str, Any]],
-                   expect: Dict[str, Any]) -> None:
+def check_approver(where: str, answer: Dict[str, Any], options: List[Dict[str, Any]], expect: Dict[str, Any]) -> None:
     wanted = expect["approver"]
     if wanted["role"] == "none":
         for choice in expect.get("choices", []):
@@ -135,8 +135,7 @@ class WidgetChat:
         self.client.disconnect()
 
 
-def check_widget_shows_none_of_it(servers: Any, kb: Any, case: Dict[str, Any],
-                                  answers: List[Dict[str, Any]]) -> None:
+def check_widget_shows_none_of_it(servers: Any, kb: Any, case: Dict[str, Any], answers: List[Dict[str, Any]]) -> None:
     chat = WidgetChat(servers.stack.rasa_url)
     try:
         shown: List[Dict[str, Any]] = []
@@ -146,15 +145,17 @@ def check_widget_shows_none_of_it(servers: Any, kb: Any, case: Dict[str, Any],
             shown += reply
     finally:
         chat.close()
-    words = " ".join([m.get("text") or "" for m in shown]
-                     + [b.get("title", "") + b.get("payload", "") for m in shown for b in m.get("buttons") or []])
+    words = " ".join(
+        [m.get("text") or "" for m in shown]
+        + [b.get("title", "") + b.get("payload", "") for m in shown for b in m.get("buttons") or []]
+    )
     assert not any("knowledge" in m or "custom" in m or "basis" in m for m in shown), shown
     secret = {item["text"] for answer in answers for item in answer["knowledge"]}
     secret |= {item["basis"] for answer in answers for item in answer["knowledge"]}
     leaked = sorted(s for s in secret if s and s in words)
     assert leaked == [], (case["id"], leaked)
     titles = set(kb.approval["roles"].values())
-    for message in shown:   # approval talk names no title: the customer hears the customer phrase
+    for message in shown:  # approval talk names no title: the customer hears the customer phrase
         if "审批" in (message.get("text") or ""):
             assert not any(title in message["text"] for title in titles), message
     for answer in answers:
@@ -179,6 +180,6 @@ def test_seed_case_turn_by_turn(servers: Any, kb: Any, case: Dict[str, Any]) -> 
     titles = set(kb.approval["roles"].values())
     for answer in answers:
         for suggestion in answer["suggestions"]:
-            if "审批" in suggestion["text"]:   # approval talk names no title: the customer hears the phrase
+            if "审批" in suggestion["text"]:  # approval talk names no title: the customer hears the phrase
                 assert not any(title in suggestion["text"] for title in titles), suggestion
     check_widget_shows_none_of_it(servers, kb, case, answers)

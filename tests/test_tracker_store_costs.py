@@ -1,6 +1,7 @@
 """What keeps a long case cheap in the tracker store: Rasa gets the conversation
 without the assist answers (they stay stored, once), and a save writes the new
 events without reading the stored ones."""
+
 import asyncio
 import json
 import sqlite3
@@ -14,21 +15,29 @@ from sqlalchemy import event as sqlalchemy_event
 from deescalate.tracker_store import lean_event, stored_events
 from tests.test_records import DOMAIN, customer_turn, db_url, new_store, save_turns  # noqa: F401 (db_url: a fixture)
 
-ANSWER = {"analysis": {"intent": {"name": "mis_selling"}, "risk": "high"},
-          "suggestions": [{"id": "s1", "kind": "empathy", "text": "非常理解您的心情"}], "alerts": []}
+ANSWER = {
+    "analysis": {"intent": {"name": "mis_selling"}, "risk": "high"},
+    "suggestions": [{"id": "s1", "kind": "empathy", "text": "非常理解您的心情"}],
+    "alerts": [],
+}
 
 
 def assist_turn(text: str) -> List:
-    return [customer_turn(text), ActionExecuted("action_assist"),
-            BotUttered(data={"custom": {"assist": ANSWER}}), SlotSet("cause", "mis_selling"),
-            ActionExecuted("action_listen")]
+    return [
+        customer_turn(text),
+        ActionExecuted("action_assist"),
+        BotUttered(data={"custom": {"assist": ANSWER}}),
+        SlotSet("cause", "mis_selling"),
+        ActionExecuted("action_listen"),
+    ]
 
 
 def stored_rows(db_url: str, case_id: str) -> List[tuple]:
     connection = sqlite3.connect(db_url.removeprefix("sqlite:///"))
     try:
-        return connection.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id",
-                                  (case_id,)).fetchall()
+        return connection.execute(
+            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (case_id,)
+        ).fetchall()
     finally:
         connection.close()
 
@@ -50,19 +59,25 @@ def test_rasa_gets_the_bot_events_without_the_answers_which_stay_stored_once(db_
 def test_whatever_shows_the_answers_reads_them_from_the_stored_events(db_url):
     store = new_store(db_url)
     save_turns(store, "case-shown", assist_turn("我要投诉"))
-    for wrapped in (store, FailSafeTrackerStore(store)):        # Rasa wraps the configured store
+    for wrapped in (store, FailSafeTrackerStore(store)):  # Rasa wraps the configured store
         events = asyncio.run(stored_events(wrapped, "case-shown"))
         assert [e["data"]["custom"]["assist"] for e in events if e["event"] == "bot"] == [ANSWER]
     assert asyncio.run(stored_events(store, "case-unknown")) is None
-    fresh = new_store(db_url)                                     # another instance, nothing kept yet
+    fresh = new_store(db_url)  # another instance, nothing kept yet
     assert asyncio.run(stored_events(fresh, "case-shown")) == asyncio.run(stored_events(store, "case-shown"))
 
 
 def test_lean_event_keeps_everything_but_the_answer():
-    data = {"event": "bot", "text": "您好", "data": {"buttons": [{"title": "退款"}],
-                                                    "custom": {"assist": ANSWER, "other": 1}}}
-    assert lean_event(data) == {"event": "bot", "text": "您好", "data": {"buttons": [{"title": "退款"}],
-                                                                        "custom": {"other": 1}}}
+    data = {
+        "event": "bot",
+        "text": "您好",
+        "data": {"buttons": [{"title": "退款"}], "custom": {"assist": ANSWER, "other": 1}},
+    }
+    assert lean_event(data) == {
+        "event": "bot",
+        "text": "您好",
+        "data": {"buttons": [{"title": "退款"}], "custom": {"other": 1}},
+    }
     assert lean_event({"event": "bot", "data": {"custom": {"assist": ANSWER}}}) == {"event": "bot", "data": {}}
     user = {"event": "user", "text": "assist", "parse_data": {}}
     assert lean_event(user) is user
@@ -111,13 +126,14 @@ def test_saves_from_two_instances_store_every_event_once(db_url):
 
 def test_a_long_case_reaches_rasa_as_its_state_and_latest_turns(db_url):
     store = new_store(db_url)
-    save_turns(store, "case-state", [ActionExecuted("action_session_start"), SessionStarted(),
-                                     ActionExecuted("action_listen")])
+    save_turns(
+        store, "case-state", [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
+    )
     for index in range(40):
         events = assist_turn(f"第{index}句")
         events.insert(3, SlotSet("turns", float(index + 1)))
         if index == 3:
-            events.insert(3, SlotSet("amount", 20000.0))      # set once, early
+            events.insert(3, SlotSet("amount", 20000.0))  # set once, early
         save_turns(store, "case-state", events)
     given = asyncio.run(store.retrieve("case-state"))
     stored = asyncio.run(stored_events(store, "case-state"))
@@ -132,8 +148,8 @@ def test_a_long_case_reaches_rasa_as_its_state_and_latest_turns(db_url):
     for event in assist_turn("第四十句"):
         tracker.update(event)
     asyncio.run(store.save(tracker))
-    asyncio.run(store.save(tracker))                             # saved twice: nothing written twice
+    asyncio.run(store.save(tracker))  # saved twice: nothing written twice
     texts = [json.loads(data)["text"] for kind, data in stored_rows(db_url, "case-state") if kind == "user"]
     assert texts == [f"第{index}句" for index in range(40)] + ["第四十句"]
-    fresh = new_store(db_url)                                     # another instance reads it from the rows
+    fresh = new_store(db_url)  # another instance reads it from the rows
     assert asyncio.run(fresh.retrieve("case-state")).current_slot_values() == tracker.current_slot_values()

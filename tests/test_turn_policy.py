@@ -1,4 +1,5 @@
 """TurnRulePolicy: the rule of data/rules.yml, predicted as RulePolicy predicts it, from the latest turn only."""
+
 from collections import deque
 from pathlib import Path
 from typing import List
@@ -41,8 +42,7 @@ def policies(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("policies")
     trackers = rule_trackers(ROOT / "data" / "rules.yml")
     ours = trained(TurnRulePolicy, tmp, "turn", trackers)
-    theirs = trained(RulePolicy, tmp, "rule", trackers, core_fallback_threshold=0.3,
-                     enable_fallback_prediction=False)
+    theirs = trained(RulePolicy, tmp, "rule", trackers, core_fallback_threshold=0.3, enable_fallback_prediction=False)
     return ours, theirs
 
 
@@ -58,17 +58,35 @@ def predicted(policy, tracker: DialogueStateTracker) -> str:
 
 
 def conversation() -> List[Event]:
-    return [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
-            turn("我要投诉", "mis_selling"), ActionExecuted("action_assist"),
-            BotUttered(data={"custom": {"assist": {}}}), SlotSet("cause", "mis_selling"),
-            ActionExecuted("action_listen"), turn("转人工", "request_human"), ActionExecuted("action_assist"),
-            ActionExecuted("action_listen"), turn("看不懂", "nlu_fallback"), ActionExecuted("action_assist"),
-            ActionExecuted("action_listen"), turn("/restart", "restart"), ActionExecuted("action_restart"),
-            ActionExecuted("action_listen"), turn("/session_start", "session_start"),
-            ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
-            turn("/back", "back"), ActionExecuted("action_back"),
-            ActionExecuted("action_listen"), turn("谢谢", "thank"), ActionExecuted("action_assist"),
-            ActionExecuted("action_listen")]
+    return [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        turn("我要投诉", "mis_selling"),
+        ActionExecuted("action_assist"),
+        BotUttered(data={"custom": {"assist": {}}}),
+        SlotSet("cause", "mis_selling"),
+        ActionExecuted("action_listen"),
+        turn("转人工", "request_human"),
+        ActionExecuted("action_assist"),
+        ActionExecuted("action_listen"),
+        turn("看不懂", "nlu_fallback"),
+        ActionExecuted("action_assist"),
+        ActionExecuted("action_listen"),
+        turn("/restart", "restart"),
+        ActionExecuted("action_restart"),
+        ActionExecuted("action_listen"),
+        turn("/session_start", "session_start"),
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        turn("/back", "back"),
+        ActionExecuted("action_back"),
+        ActionExecuted("action_listen"),
+        turn("谢谢", "thank"),
+        ActionExecuted("action_assist"),
+        ActionExecuted("action_listen"),
+    ]
 
 
 def test_the_rule_is_learnt_from_the_data(policies):
@@ -86,8 +104,13 @@ def test_every_step_is_predicted_as_rule_policy_predicts_it(policies):
         compared.append((predicted(ours, tracker), predicted(theirs, tracker)))
         tracker.update(event)
     assert [o for o, _ in compared] == [t for _, t in compared]
-    assert {o for o, _ in compared} >= {"action_assist", "action_listen", "action_restart",
-                                        "action_session_start", "action_back"}
+    assert {o for o, _ in compared} >= {
+        "action_assist",
+        "action_listen",
+        "action_restart",
+        "action_session_start",
+        "action_back",
+    }
 
 
 class LatestOnly(deque):
@@ -111,8 +134,12 @@ def test_a_prediction_reads_the_latest_turn_only(policies, last):
     ours, _ = policies
     tracker = DialogueStateTracker("case-long", DOMAIN.slots)
     for index in range(500):
-        for event in (ActionExecuted("action_listen"), turn(f"第{index}句", "provide_info"),
-                      ActionExecuted("action_assist"), SlotSet("turns", float(index))):
+        for event in (
+            ActionExecuted("action_listen"),
+            turn(f"第{index}句", "provide_info"),
+            ActionExecuted("action_assist"),
+            SlotSet("turns", float(index)),
+        ):
             tracker.update(event)
     tracker.update(ActionExecuted("action_listen"))
     tracker.update(turn("最后一句", "ask_status"))
@@ -121,7 +148,7 @@ def test_a_prediction_reads_the_latest_turn_only(policies, last):
     tracker.events = LatestOnly(tracker.events)
     LatestOnly.reads = 0
     assert predicted(ours, tracker) == ("action_assist" if last == "user" else "action_listen")
-    assert LatestOnly.reads == 0            # the tracker's latest action and message are enough
+    assert LatestOnly.reads == 0  # the tracker's latest action and message are enough
 
 
 def write_rules(tmp_path: Path, text: str) -> Path:
@@ -130,18 +157,23 @@ def write_rules(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("rule", [
-    "- rule: two actions\n  steps:\n  - intent: greet\n  - action: action_assist\n  - action: action_assist\n",
-    "- rule: a slot condition\n  condition:\n  - slot_was_set:\n    - cause: mis_selling\n"
-    "  steps:\n  - intent: greet\n  - action: action_assist\n",
-])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "- rule: two actions\n  steps:\n  - intent: greet\n  - action: action_assist\n  - action: action_assist\n",
+        "- rule: a slot condition\n  condition:\n  - slot_was_set:\n    - cause: mis_selling\n"
+        "  steps:\n  - intent: greet\n  - action: action_assist\n",
+    ],
+)
 def test_a_rule_of_another_shape_fails_the_training(tmp_path, rule):
     with pytest.raises(InvalidRule):
         trained(TurnRulePolicy, tmp_path, "turn", rule_trackers(write_rules(tmp_path, rule)))
 
 
 def test_contradicting_rules_fail_the_training(tmp_path):
-    rules = ("- rule: a\n  steps:\n  - intent: greet\n  - action: action_assist\n"
-             "- rule: b\n  steps:\n  - intent: greet\n  - action: action_listen\n")
+    rules = (
+        "- rule: a\n  steps:\n  - intent: greet\n  - action: action_assist\n"
+        "- rule: b\n  steps:\n  - intent: greet\n  - action: action_listen\n"
+    )
     with pytest.raises(InvalidRule):
         trained(TurnRulePolicy, tmp_path, "turn", rule_trackers(write_rules(tmp_path, rules)))

@@ -1,4 +1,5 @@
 """What one parsed customer utterance says, in the contract's terms."""
+
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -36,9 +37,12 @@ class ParsedTurn:
         if not self.cause_ranking:
             return None
         name, confidence = self.cause_ranking[0]
-        return {"name": name, "confidence": confidence,
-                "ranking": [{"name": n, "confidence": c} for n, c in self.cause_ranking],
-                "secondary": self.secondary_cause}
+        return {
+            "name": name,
+            "confidence": confidence,
+            "ranking": [{"name": n, "confidence": c} for n, c in self.cause_ranking],
+            "secondary": self.secondary_cause,
+        }
 
 
 def _unique(values: List[str]) -> List[str]:
@@ -59,8 +63,11 @@ def _best_real_intent(parse: Dict[str, Any]) -> Dict[str, Any]:
 def _cause_ranking(parse: Dict[str, Any], intent: Dict[str, Any]) -> List[Tuple[str, float]]:
     cause = parse.get("cause")
     if isinstance(cause, dict) and isinstance(cause.get("ranking"), list):
-        ranking = [(str(c.get("name")), round(float(c.get("confidence") or 0.0), 4))
-                   for c in cause["ranking"] if isinstance(c, dict) and c.get("name") in CAUSES]
+        ranking = [
+            (str(c.get("name")), round(float(c.get("confidence") or 0.0), 4))
+            for c in cause["ranking"]
+            if isinstance(c, dict) and c.get("name") in CAUSES
+        ]
         if ranking:
             return ranking
     if intent.get("name") in CAUSES:
@@ -84,10 +91,10 @@ def parse_turn(parse: Dict[str, Any]) -> ParsedTurn:
         low_confidence=(parse.get("intent") or {}).get("name") == FALLBACK_INTENT,
         emotion=emotion_name,
         emotion_confidence=round(float(emotion.get("confidence") or 0.0), 4),
-        escalations=_unique([e["value"] for e in entities
-                             if e.get("entity") == "escalation" and e.get("value") in ESCALATIONS]),
-        demands=_unique([e["value"] for e in entities
-                         if e.get("entity") == "demand" and e.get("value") in DEMANDS]),
+        escalations=_unique(
+            [e["value"] for e in entities if e.get("entity") == "escalation" and e.get("value") in ESCALATIONS]
+        ),
+        demands=_unique([e["value"] for e in entities if e.get("entity") == "demand" and e.get("value") in DEMANDS]),
         amount=max(amounts) if amounts else None,
         product=products[0] if products else None,
         cause_ranking=_cause_ranking(parse, intent),

@@ -10,6 +10,7 @@ keeps and sharpens the case's cause rather than replacing it; a greeting,
 thanks or a choice counts nothing. The case's cause is the best-supported one
 once its support reaches the threshold.
 """
+
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -22,19 +23,27 @@ class CauseEvidenceSettings:
     threshold: float = 0.15
     # How much a turn's cause distribution counts, by its dialogue act; a cause
     # intent counts 1, an act not listed counts 0.
-    act_weights: Dict[str, float] = field(default_factory=lambda: {
-        "provide_info": 0.5, "demand_compensation": 0.5, "request_human": 0.3,
-        "ask_status": 0.3, "nlu_fallback": 0.5})
+    act_weights: Dict[str, float] = field(
+        default_factory=lambda: {
+            "provide_info": 0.5,
+            "demand_compensation": 0.5,
+            "request_human": 0.3,
+            "ask_status": 0.3,
+            "nlu_fallback": 0.5,
+        }
+    )
     keep: int = 6
 
     @classmethod
     def from_dict(cls, data: Optional[Dict[str, Any]]) -> "CauseEvidenceSettings":
         data = data or {}
         defaults = cls()
-        return cls(rate=float(data.get("rate", defaults.rate)),
-                   threshold=float(data.get("threshold", defaults.threshold)),
-                   act_weights={k: float(v) for k, v in (data.get("act_weights") or defaults.act_weights).items()},
-                   keep=int(data.get("keep", defaults.keep)))
+        return cls(
+            rate=float(data.get("rate", defaults.rate)),
+            threshold=float(data.get("threshold", defaults.threshold)),
+            act_weights={k: float(v) for k, v in (data.get("act_weights") or defaults.act_weights).items()},
+            keep=int(data.get("keep", defaults.keep)),
+        )
 
 
 def turn_weight(settings: CauseEvidenceSettings, intent: str, low_confidence: bool) -> float:
@@ -46,15 +55,16 @@ def turn_weight(settings: CauseEvidenceSettings, intent: str, low_confidence: bo
     return settings.act_weights.get(intent, 0.0)
 
 
-def add_evidence(settings: CauseEvidenceSettings, scores: Dict[str, float],
-                 ranking: List[Tuple[str, float]], weight: float) -> Dict[str, float]:
+def add_evidence(
+    settings: CauseEvidenceSettings, scores: Dict[str, float], ranking: List[Tuple[str, float]], weight: float
+) -> Dict[str, float]:
     """The case's scores after one more turn: old scores decayed by the turn's step, its own added."""
     step = min(1.0, max(0.0, settings.rate * weight))
     updated = {name: value * (1 - step) for name, value in (scores or {}).items() if name in CAUSES}
     for name, confidence in ranking:
         if name in CAUSES:
             updated[name] = updated.get(name, 0.0) + step * confidence
-    best = sorted(updated.items(), key=lambda item: -item[1])[:settings.keep]
+    best = sorted(updated.items(), key=lambda item: -item[1])[: settings.keep]
     return {name: round(value, 4) for name, value in best if value >= 0.005}
 
 
@@ -71,5 +81,7 @@ def ranking_of(scores: Dict[str, float]) -> List[Dict[str, Any]]:
     total = sum(scores.values())
     if total <= 0:
         return []
-    return [{"name": name, "confidence": round(value / total, 4)}
-            for name, value in sorted(scores.items(), key=lambda item: -item[1])]
+    return [
+        {"name": name, "confidence": round(value / total, 4)}
+        for name, value in sorted(scores.items(), key=lambda item: -item[1])
+    ]

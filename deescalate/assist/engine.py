@@ -3,6 +3,7 @@
 Pure logic with no Rasa or HTTP in it, so it is tested directly; the custom
 action reads the tracker into `CaseState` and writes the result back as slots.
 """
+
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -72,12 +73,12 @@ class CaseState:
     chosen_option: Optional[str] = None
     demand: List[str] = field(default_factory=list)
     escalation: List[str] = field(default_factory=list)
-    emotion_history: List[str] = field(default_factory=list)   # the latest few turns
-    emotion_peak: Optional[str] = None                          # over the whole case
-    turns: int = 0                                              # customer turns so far
-    suggested_ids: List[str] = field(default_factory=list)     # the latest few suggestions
-    case_facts: Dict[str, Any] = field(default_factory=dict)   # what the customer has told us (facts.yml)
-    abnormal: List[str] = field(default_factory=list)          # abnormal-complaint signs seen (escalation.yml)
+    emotion_history: List[str] = field(default_factory=list)  # the latest few turns
+    emotion_peak: Optional[str] = None  # over the whole case
+    turns: int = 0  # customer turns so far
+    suggested_ids: List[str] = field(default_factory=list)  # the latest few suggestions
+    case_facts: Dict[str, Any] = field(default_factory=dict)  # what the customer has told us (facts.yml)
+    abnormal: List[str] = field(default_factory=list)  # abnormal-complaint signs seen (escalation.yml)
     cause_scores: Dict[str, float] = field(default_factory=dict)  # decayed evidence per cause
 
     @classmethod
@@ -99,8 +100,12 @@ class AssistResult:
     knowledge: List[Dict[str, Any]] = field(default_factory=list)
 
     def payload(self) -> Dict[str, Any]:
-        return {"analysis": self.analysis, "suggestions": self.suggestions, "alerts": self.alerts,
-                "knowledge": self.knowledge}
+        return {
+            "analysis": self.analysis,
+            "suggestions": self.suggestions,
+            "alerts": self.alerts,
+            "knowledge": self.knowledge,
+        }
 
     def slots(self) -> Dict[str, Any]:
         slots = asdict(self.state)
@@ -130,7 +135,11 @@ def chosen_option(text: str, options: List[Dict[str, Any]]) -> Optional[Dict[str
         return options[index] if index < len(options) else None
     for option in options:
         wording = option.get("offer") or option.get("text") or ""
-        if option["id"] in text or (wording and wording[:4] in text) or (option.get("short") and option["short"] in text):
+        if (
+            option["id"] in text
+            or (wording and wording[:4] in text)
+            or (option.get("short") and option["short"] in text)
+        ):
             return option
     return None
 
@@ -146,8 +155,13 @@ class AssistEngine:
     def keep_cause(self, state: CaseState, turn: ParsedTurn) -> ParsedTurn:
         """A later turn that the NLU, not very sure, files under another cause goes on with the
         case's cause: as more of the same complaint when heated, else as information."""
-        if (state.cause and turn.is_cause and not turn.low_confidence and turn.intent != state.cause
-                and turn.confidence < self.settings.switch_cause_confidence):
+        if (
+            state.cause
+            and turn.is_cause
+            and not turn.low_confidence
+            and turn.intent != state.cause
+            and turn.confidence < self.settings.switch_cause_confidence
+        ):
             return replace(turn, intent=state.cause if turn.emotion in ("angry", "furious") else "provide_info")
         return turn
 
@@ -162,16 +176,31 @@ class AssistEngine:
 
         trend = emotion_trend(new_state.emotion_history)
         wants_person = turn.intent == "request_human" or "escalate_to_manager" in turn.demands
-        risk, reasons = assess_risk(self.settings.risk, new_state.escalation, turn.emotion, trend,
-                                    new_state.amount, new_state.demand, wants_person)
+        risk, reasons = assess_risk(
+            self.settings.risk,
+            new_state.escalation,
+            turn.emotion,
+            trend,
+            new_state.amount,
+            new_state.demand,
+            wants_person,
+        )
         facts = self.facts(new_state, turn.emotion)
         values = self._template_values(new_state, turn)
         situations = self._situations(turn.text, facts)
         context = SuggestContext(
-            kb=self.kb, stage=new_state.stage, emotion=turn.emotion, text=turn.text, values=values,
-            cause=new_state.cause, domain=new_state.domain,
+            kb=self.kb,
+            stage=new_state.stage,
+            emotion=turn.emotion,
+            text=turn.text,
+            values=values,
+            cause=new_state.cause,
+            domain=new_state.domain,
             new_escalations=[e for e in turn.escalations if e not in state.escalation] or turn.escalations,
-            used=set(state.suggested_ids), facts=facts, tag_facts=self.tag_facts, situations=situations,
+            used=set(state.suggested_ids),
+            facts=facts,
+            tag_facts=self.tag_facts,
+            situations=situations,
             approve=lambda borne: approval_tier(self.kb.approval, borne, new_state.domain),
         )
         if turn.intent == "choose_option" and new_state.cause:
@@ -183,7 +212,7 @@ class AssistEngine:
         plan_name = new_state.stage if new_state.cause and (not turn.low_confidence or state.cause) else "no_cause"
         suggestions = build_suggestions(context, self.settings.plans[plan_name], self.settings.max_suggestions)
         shown = state.suggested_ids + [s["id"] for s in suggestions if s["id"] not in state.suggested_ids]
-        new_state.suggested_ids = shown[-self.settings.remember_suggestions:]
+        new_state.suggested_ids = shown[-self.settings.remember_suggestions :]
 
         analysis = {
             "intent": {"name": said.intent, "confidence": said.confidence},
@@ -209,23 +238,36 @@ class AssistEngine:
             "abnormal": list(new_state.abnormal),
         }
         alerts = self._alerts(turn, new_state, risk, reasons, approval, wants_person)
-        knowledge = build_knowledge(self.kb, cause=new_state.cause, domain=new_state.domain, stage=new_state.stage,
-                                    facts=facts, tag_facts=self.tag_facts, situations=situations,
-                                    escalations=new_state.escalation, abnormal=new_state.abnormal)
-        return AssistResult(analysis=analysis, suggestions=suggestions, alerts=alerts, state=new_state,
-                            knowledge=knowledge)
+        knowledge = build_knowledge(
+            self.kb,
+            cause=new_state.cause,
+            domain=new_state.domain,
+            stage=new_state.stage,
+            facts=facts,
+            tag_facts=self.tag_facts,
+            situations=situations,
+            escalations=new_state.escalation,
+            abnormal=new_state.abnormal,
+        )
+        return AssistResult(
+            analysis=analysis, suggestions=suggestions, alerts=alerts, state=new_state, knowledge=knowledge
+        )
 
     def _remember(self, state: CaseState, turn: ParsedTurn, kept: bool = False) -> CaseState:
         """The case after this turn; a turn kept with the case's cause counts as information."""
         evidence = self.settings.cause_evidence
         act = "provide_info" if kept else turn.intent
-        scores = add_evidence(evidence, state.cause_scores, turn.cause_ranking,
-                              turn_weight(evidence, act, turn.low_confidence))
+        scores = add_evidence(
+            evidence, state.cause_scores, turn.cause_ranking, turn_weight(evidence, act, turn.low_confidence)
+        )
         cause = case_cause(evidence, scores, state.cause)
         # The domain is settled with the cause: a bank branch named later in a
         # mis-sold policy case does not turn it into a bank case.
-        domain = (state.domain if cause == state.cause and state.domain
-                  else detect_domain(self.kb, cause, turn.text, state.domain))
+        domain = (
+            state.domain
+            if cause == state.cause and state.domain
+            else detect_domain(self.kb, cause, turn.text, state.domain)
+        )
         return CaseState(
             cause=cause,
             domain=domain,
@@ -235,14 +277,17 @@ class AssistEngine:
             chosen_option=state.chosen_option,
             demand=state.demand + [d for d in turn.demands if d not in state.demand],
             escalation=state.escalation + [e for e in turn.escalations if e not in state.escalation],
-            emotion_history=(state.emotion_history + [turn.emotion])[-self.settings.remember_emotions:],
+            emotion_history=(state.emotion_history + [turn.emotion])[-self.settings.remember_emotions :],
             emotion_peak=emotion_peak([e for e in (state.emotion_peak, turn.emotion) if e]),
             turns=state.turns + 1,
             suggested_ids=list(state.suggested_ids),
             case_facts={**state.case_facts, **read_facts(self.kb.case_facts, turn.text, domain)},
-            abnormal=state.abnormal + [name for name, detail in self.kb.escalation["abnormal"].items()
-                                       if name not in state.abnormal
-                                       and any(cue in turn.text for cue in detail["cues"])],
+            abnormal=state.abnormal
+            + [
+                name
+                for name, detail in self.kb.escalation["abnormal"].items()
+                if name not in state.abnormal and any(cue in turn.text for cue in detail["cues"])
+            ],
             cause_scores=scores,
         )
 
@@ -253,10 +298,20 @@ class AssistEngine:
             if name not in ("angry", "furious"):
                 break
             heated += 1
-        facts = {**state.case_facts, "amount": state.amount, "product": state.product, "emotion": emotion,
-                "heated_turns": heated, "domain": state.domain, "cause": state.cause, "stage": state.stage,
-                "demands": list(state.demand), "escalations": list(state.escalation), "turns": state.turns,
-                "abnormal": list(state.abnormal)}
+        facts = {
+            **state.case_facts,
+            "amount": state.amount,
+            "product": state.product,
+            "emotion": emotion,
+            "heated_turns": heated,
+            "domain": state.domain,
+            "cause": state.cause,
+            "stage": state.stage,
+            "demands": list(state.demand),
+            "escalations": list(state.escalation),
+            "turns": state.turns,
+            "abnormal": list(state.abnormal),
+        }
         return {**facts, **derive_facts(self.kb.case_facts, facts)}
 
     def _situations(self, text: str, facts: Dict[str, Any]) -> List[str]:
@@ -312,18 +367,36 @@ class AssistEngine:
             return any(c["id"] == state.chosen_option and c["approver"] != "none" for c in entry["choices"])
         return False
 
-    def _alerts(self, turn: ParsedTurn, state: CaseState, risk: str, reasons: List[str],
-                approval: Optional[Dict[str, Any]], wants_person: bool) -> List[Dict[str, str]]:
+    def _alerts(
+        self,
+        turn: ParsedTurn,
+        state: CaseState,
+        risk: str,
+        reasons: List[str],
+        approval: Optional[Dict[str, Any]],
+        wants_person: bool,
+    ) -> List[Dict[str, str]]:
         alerts = []
         if risk == "high":
             notes = [self.kb.escalation["escalation"][e]["supervisor_note"] for e in state.escalation]
-            alerts.append({"kind": "supervisor",
-                           "text": "高风险案件，请主管关注（" + "；".join(reasons) + "）。" + "".join(notes)})
+            alerts.append(
+                {
+                    "kind": "supervisor",
+                    "text": "高风险案件，请主管关注（" + "；".join(reasons) + "）。" + "".join(notes),
+                }
+            )
         if approval and self._needs_approval(state):
             domain_label = self.kb.domains[state.domain]["label"] if state.domain else ""
-            alerts.append({"kind": "approval", "role": approval["role"],
-                           "text": f"公司预计承担{format_amount(approval['borne'])}，按{domain_label}审批权限需"
-                                   f"{approval['role_label']}审批后才能承诺；对客户只说“{approval['customer_phrase']}”。"})
+            alerts.append(
+                {
+                    "kind": "approval",
+                    "role": approval["role"],
+                    "text": f"公司预计承担{format_amount(approval['borne'])}，按{domain_label}审批权限需"
+                    f"{approval['role_label']}审批后才能承诺；对客户只说“{approval['customer_phrase']}”。",
+                }
+            )
         if wants_person:
-            alerts.append({"kind": "handoff", "text": "客户要求转人工或找主管，请尽快安排接手，并告诉客户多久会有人联系。"})
+            alerts.append(
+                {"kind": "handoff", "text": "客户要求转人工或找主管，请尽快安排接手，并告诉客户多久会有人联系。"}
+            )
         return alerts

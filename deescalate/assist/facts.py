@@ -5,6 +5,7 @@ The facts are what conditions on knowledge-base lines test
 such as "您在{station}站…". `read_facts` finds what one utterance says;
 `case_facts` adds what the engine knows besides (amount, product, emotion…).
 """
+
 import re
 from typing import Any, Dict, Optional
 
@@ -70,6 +71,7 @@ def tag_facts(specs: Dict[str, Any]) -> Dict[str, str]:
 def derive_facts(specs: Dict[str, Any], facts: Dict[str, Any]) -> Dict[str, Any]:
     """Facts derived from others (policy_days from the delivery date or the years paid)."""
     from deescalate.kb.conditions import condition
+
     derived = {}
     for name, spec in specs.items():
         if spec["kind"] != "derived" or facts.get(name) is not None:

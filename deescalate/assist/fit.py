@@ -6,6 +6,7 @@ Among the lines that fit, the more specific one ranks higher: a line written
 for a QR-code double charge beats a general one once we know the customer used
 a QR code; a line written for this emotion or stage beats one that is not.
 """
+
 import string
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Set
@@ -27,12 +28,16 @@ class Fit:
 
 def template_facts(text: str) -> FrozenSet[str]:
     """The case facts a line's template needs ({station} -> station)."""
-    return frozenset(name for _, name, _, _ in _FORMATTER.parse(text)
-                     if name and name not in LABEL_VARIABLES)
+    return frozenset(name for _, name, _, _ in _FORMATTER.parse(text) if name and name not in LABEL_VARIABLES)
 
 
-def line_fit(item: Dict[str, Any], facts: Dict[str, Any], tag_facts: Dict[str, str],
-             emotion: Optional[str] = None, stage: Optional[str] = None) -> Fit:
+def line_fit(
+    item: Dict[str, Any],
+    facts: Dict[str, Any],
+    tag_facts: Dict[str, str],
+    emotion: Optional[str] = None,
+    stage: Optional[str] = None,
+) -> Fit:
     """Judge one line (as_item form) against the case facts, emotion and stage."""
     status: Optional[bool] = True
     score = 0

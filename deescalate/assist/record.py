@@ -4,6 +4,7 @@ The record is the case row (deescalate/cases.py owns every rule that derives
 it) with the case's turns (deescalate/events.py reads them) and one narrative,
 so the assist API, the agent console and trainer review show the same case.
 """
+
 import datetime as dt
 from typing import Any, Dict, List, Optional, Protocol
 
@@ -32,14 +33,30 @@ def _time(timestamp: Optional[float]) -> Optional[str]:
 def turn_view(turn: Turn) -> Dict[str, Any]:
     """A customer or agent turn as the record shows it."""
     if turn.speaker == "customer":
-        return {"speaker": "customer", "time": _time(turn.timestamp), "text": turn.text,
-                "intent": turn.intent, "emotion": turn.emotion}
-    return {"speaker": "agent", "time": _time(turn.timestamp), "text": turn.text, "agent": turn.agent,
-            "suggestion_id": turn.suggestion_id, "taboo": turn.taboo}
+        return {
+            "speaker": "customer",
+            "time": _time(turn.timestamp),
+            "text": turn.text,
+            "intent": turn.intent,
+            "emotion": turn.emotion,
+        }
+    return {
+        "speaker": "agent",
+        "time": _time(turn.timestamp),
+        "text": turn.text,
+        "agent": turn.agent,
+        "suggestion_id": turn.suggestion_id,
+        "taboo": turn.taboo,
+    }
 
 
-def build_case_record(case_id: str, events: List[Dict[str, Any]], kb: LabelSource,
-                      case: Optional[Case] = None, slots: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def build_case_record(
+    case_id: str,
+    events: List[Dict[str, Any]],
+    kb: LabelSource,
+    case: Optional[Case] = None,
+    slots: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
     """The record of a case: its row (derived from the events by the case rules when there is none
     to read), its turns and its narrative."""
     if case is None:
@@ -83,24 +100,34 @@ def narrative(record: Dict[str, Any], kb: LabelSource) -> str:
     agent = [t for t in record["turns"] if t["speaker"] == "agent"]
     if not customer:
         return "客户尚未陈述问题。"
-    parts = [f"客户通过{kb.label('channels', record['channel'])}反映"
-             f"{kb.label('causes', record['cause']) or '问题（原因待确认）'}"
-             + (f"（{kb.label('domains', record['domain'])}业务）" if record["domain"] else "")
-             + f"，首次陈述：“{_quote(customer[0]['text'])}”。"]
+    parts = [
+        f"客户通过{kb.label('channels', record['channel'])}反映"
+        f"{kb.label('causes', record['cause']) or '问题（原因待确认）'}"
+        + (f"（{kb.label('domains', record['domain'])}业务）" if record["domain"] else "")
+        + f"，首次陈述：“{_quote(customer[0]['text'])}”。"
+    ]
     if len(customer) > 1:
         parts.append(f"共陈述{len(customer)}次，最近一次：“{_quote(customer[-1]['text'])}”。")
     if record["demand"]:
         parts.append("客户诉求：" + "、".join(kb.label("demands", d) for d in record["demand"]) + "。")
     if record["amount"]:
         approval = record.get("approval") or {}
-        parts.append(f"涉及金额{format_amount(record['amount'])}"
-                     + (f"，按权限需{approval['role_label']}审批" if approval.get("role_label") else "") + "。")
+        parts.append(
+            f"涉及金额{format_amount(record['amount'])}"
+            + (f"，按权限需{approval['role_label']}审批" if approval.get("role_label") else "")
+            + "。"
+        )
     if record["escalation"]:
         parts.append("客户提出：" + "、".join(kb.label("escalation", e) for e in record["escalation"]) + "。")
-    parts.append(f"情绪最高为{kb.label('emotions', record['emotion_peak'])}，"
-                 f"目前{kb.label('emotions', record['emotion_last'])}。")
-    parts.append(f"坐席已回复{len(agent)}次" + (f"，首问负责人{record['first_handler']}" if record["first_handler"] else "")
-                 + f"；当前阶段：{kb.label('stages', record['stage']) or '倾听'}。")
+    parts.append(
+        f"情绪最高为{kb.label('emotions', record['emotion_peak'])}，"
+        f"目前{kb.label('emotions', record['emotion_last'])}。"
+    )
+    parts.append(
+        f"坐席已回复{len(agent)}次"
+        + (f"，首问负责人{record['first_handler']}" if record["first_handler"] else "")
+        + f"；当前阶段：{kb.label('stages', record['stage']) or '倾听'}。"
+    )
     return "".join(parts)
 
 

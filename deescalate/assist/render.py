@@ -1,7 +1,8 @@
 """Fills a knowledge-base line's template variables from the case."""
+
 from typing import Dict, Optional
 
-ORDINALS = "一二三四"      # how options are numbered to the customer: 第一种, 第二种, ...
+ORDINALS = "一二三四"  # how options are numbered to the customer: 第一种, 第二种, ...
 
 
 def format_amount(amount: Optional[float]) -> Optional[str]:

@@ -1,4 +1,5 @@
 """Case risk (low, medium, high) and the approval tier for an amount."""
+
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -13,8 +14,15 @@ class RiskSettings:
     medium_demands: Tuple[str, ...] = ("full_refund", "compensation", "escalate_to_manager")
 
 
-def assess_risk(settings: RiskSettings, escalations: List[str], emotion: str, trend: str,
-                amount: Optional[int], demands: List[str], wants_person: bool) -> Tuple[str, List[str]]:
+def assess_risk(
+    settings: RiskSettings,
+    escalations: List[str],
+    emotion: str,
+    trend: str,
+    amount: Optional[int],
+    demands: List[str],
+    wants_person: bool,
+) -> Tuple[str, List[str]]:
     """The risk level and the reasons for it, most serious first."""
     high, medium = [], []
     if escalations:
@@ -39,8 +47,7 @@ def assess_risk(settings: RiskSettings, escalations: List[str], emotion: str, tr
     return ("medium", medium) if medium else ("low", [])
 
 
-def approval_tier(approval: Dict[str, Any], amount: Optional[float],
-                  domain: Optional[str]) -> Optional[Dict[str, Any]]:
+def approval_tier(approval: Dict[str, Any], amount: Optional[float], domain: Optional[str]) -> Optional[Dict[str, Any]]:
     """The tier of `domain`'s matrix in approval.yml whose range holds `amount`
     (what the company would bear), with the role's name for the agent."""
     tiers = (approval.get("matrices") or {}).get(domain or "")
@@ -49,7 +56,12 @@ def approval_tier(approval: Dict[str, Any], amount: Optional[float],
     for index, tier in enumerate(tiers):
         upper = tier.get("up_to")
         if amount > tier["above"] and (upper is None or amount <= upper):
-            return {"tier": index + 1, "role": tier["role"], "domain": domain,
-                    "role_label": approval["roles"][tier["role"]],
-                    "above": tier["above"], "up_to": upper}
+            return {
+                "tier": index + 1,
+                "role": tier["role"],
+                "domain": domain,
+                "role_label": approval["roles"][tier["role"]],
+                "above": tier["above"],
+                "up_to": upper,
+            }
     return None

@@ -5,6 +5,7 @@ A complaint is first heard out (listen, or clarify when the customer is calm);
 information moves it to choices, a choice to agreement, thanks to closing. The
 stage moves back only when the customer turns down what was agreed.
 """
+
 from typing import Optional
 
 from deescalate.contract import STAGES
@@ -17,8 +18,9 @@ def _at_least(current: str, target: str) -> str:
     return target if _ORDER[target] > _ORDER[current] else current
 
 
-def next_stage(current: Optional[str], intent: str, emotion: str, is_cause: bool,
-               new_cause: bool, low_confidence: bool) -> str:
+def next_stage(
+    current: Optional[str], intent: str, emotion: str, is_cause: bool, new_cause: bool, low_confidence: bool
+) -> str:
     """The stage after a customer turn with this intent and emotion."""
     current = current if current in _ORDER else "listen"
     if low_confidence:

@@ -8,6 +8,7 @@ question asking for that fact is offered first; among the rest the most
 specific for the facts, emotion and stage wins. A line already suggested in
 this case is not suggested again while another is left.
 """
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -19,8 +20,12 @@ from deescalate.kb.loader import KnowledgeBase, line_id
 
 # Which suggestion kind a stage's own lines are shown as.
 STAGE_LINE_KIND = {
-    "listen": "empathy", "empathize": "empathy", "clarify": "question",
-    "offer_choices": "choices", "agree": "commitment", "follow_up": "commitment",
+    "listen": "empathy",
+    "empathize": "empathy",
+    "clarify": "question",
+    "offer_choices": "choices",
+    "agree": "commitment",
+    "follow_up": "commitment",
     "close": "closing",
 }
 
@@ -57,11 +62,17 @@ class SuggestContext:
         entry = self.entry
         if not entry:
             return []
-        borne = [{"text": "", "when": f"{c.get('borne', 'amount')} > 0"} for c in entry["choices"]
-                 if c["approver"] == "by_amount" and self.fit(dict(c, text=c["offer"])).status is not False]
-        items = ([dict(c, text=c["offer"]) for c in entry["choices"]] + borne
-                 + [as_item(x) for x in entry["restate"]]
-                 + [as_item(x) for s in ("plain", "precise") for x in entry["explanations"][s]])
+        borne = [
+            {"text": "", "when": f"{c.get('borne', 'amount')} > 0"}
+            for c in entry["choices"]
+            if c["approver"] == "by_amount" and self.fit(dict(c, text=c["offer"])).status is not False
+        ]
+        items = (
+            [dict(c, text=c["offer"]) for c in entry["choices"]]
+            + borne
+            + [as_item(x) for x in entry["restate"]]
+            + [as_item(x) for s in ("plain", "precise") for x in entry["explanations"][s]]
+        )
         missing: List[str] = []
         for item in items:
             fit = self.fit(item)
@@ -74,8 +85,11 @@ class SuggestContext:
         found: List[str] = []
         for name in sorted(names):
             spec = self.kb.case_facts.get(name) or {}
-            sources = ([n for text in spec["from"] for n in sorted(condition(text).names)]
-                       if spec.get("kind") == "derived" else [name])
+            sources = (
+                [n for text in spec["from"] for n in sorted(condition(text).names)]
+                if spec.get("kind") == "derived"
+                else [name]
+            )
             found += [n for n in sources if n not in found and self.facts.get(n) is None]
         return found
 
@@ -96,10 +110,16 @@ def choice_card(ctx: SuggestContext, choice: Dict[str, Any], fit: Fit) -> Dict[s
         approver, approver_label = choice["approver"], ctx.kb.approval["roles"][choice["approver"]]
     values = TemplateValues(ctx.values, approver=approver_label)
     return {
-        "id": choice["id"], "short": choice["short"], "text": render(choice["offer"], ctx.values),
-        "means": render(choice["means"], values), "cost": render(choice["cost"], values),
-        "approver": approver, "approver_label": approver_label, "borne": borne,
-        "fits": fit.status is True, "fit": fit.reasons,
+        "id": choice["id"],
+        "short": choice["short"],
+        "text": render(choice["offer"], ctx.values),
+        "means": render(choice["means"], values),
+        "cost": render(choice["cost"], values),
+        "approver": approver,
+        "approver_label": approver_label,
+        "borne": borne,
+        "fits": fit.status is True,
+        "fit": fit.reasons,
         "needs": [ctx.kb.case_facts[name]["label"] for name in ctx.askable(fit.missing) if name in ctx.kb.case_facts],
     }
 
@@ -137,8 +157,9 @@ class SuggestionBuilder:
     def _excluded(self) -> Set[str]:
         return {s["id"] for s in self.picked} | (set() if self.allow_reuse else self.ctx.used)
 
-    def _best(self, lines: Iterable[Any], source: str, wanted: Callable[[Dict[str, Any]], bool] = lambda i: True
-              ) -> Optional[Tuple[Dict[str, Any], Fit]]:
+    def _best(
+        self, lines: Iterable[Any], source: str, wanted: Callable[[Dict[str, Any]], bool] = lambda i: True
+    ) -> Optional[Tuple[Dict[str, Any], Fit]]:
         excluded = self._excluded()
         best: Optional[Tuple[int, int, Dict[str, Any], Fit]] = None
         for index, line in enumerate(lines):
@@ -152,15 +173,26 @@ class SuggestionBuilder:
                 best = (fit.score, index, item, fit)
         return (best[2], best[3]) if best else None
 
-    def _pick(self, kind: str, lines: Iterable[Any], source: str,
-              wanted: Callable[[Dict[str, Any]], bool] = lambda i: True, **extra: Any) -> bool:
+    def _pick(
+        self,
+        kind: str,
+        lines: Iterable[Any],
+        source: str,
+        wanted: Callable[[Dict[str, Any]], bool] = lambda i: True,
+        **extra: Any,
+    ) -> bool:
         """Add the best-fitting line not yet suggested in this case (or in this answer)."""
         found = self._best(lines, source, wanted)
         if not found:
             return False
         item, fit = found
-        suggestion = {"id": line_id(source, item["text"]), "kind": kind,
-                      "text": render(item["text"], self.ctx.values), "source": source, **extra}
+        suggestion = {
+            "id": line_id(source, item["text"]),
+            "kind": kind,
+            "text": render(item["text"], self.ctx.values),
+            "source": source,
+            **extra,
+        }
         if fit.reasons:
             suggestion["fit"] = fit.reasons
         self.picked.append(suggestion)
@@ -179,7 +211,7 @@ class SuggestionBuilder:
 
     def situation(self) -> bool:
         added = False
-        for name in self.ctx.situations[:2]:   # the two most telling, those the facts show first
+        for name in self.ctx.situations[:2]:  # the two most telling, those the facts show first
             lines = self.ctx.kb.empathy["situations"][name]["lines"]
             added |= self._pick("empathy", lines, self.ctx.kb.source("empathy"), situation=name)
         return added
@@ -206,8 +238,9 @@ class SuggestionBuilder:
         entry = self.ctx.entry
         if entry:
             known = {name for name, value in self.ctx.facts.items() if value is not None}
-            return self._pick("question", entry["questions"], self._cause_source(),
-                              wanted=lambda item: item.get("asks") not in known)
+            return self._pick(
+                "question", entry["questions"], self._cause_source(), wanted=lambda item: item.get("asks") not in known
+            )
         return self._pick("question", self.ctx.kb.stages["clarify"]["lines"], self.ctx.kb.source("stages"))
 
     def choices(self) -> bool:
@@ -223,8 +256,7 @@ class SuggestionBuilder:
         else:
             summary = "；".join(f"{ORDINALS[i]}是{o['short']}" for i, o in enumerate(options))
             text = f"我这边有{_count(len(options))}种办法：{summary}。您看哪种更合适？我再详细给您说。"
-        self.picked.append({"id": suggestion_id, "kind": "choices", "text": text,
-                            "source": source, "options": options})
+        self.picked.append({"id": suggestion_id, "kind": "choices", "text": text, "source": source, "options": options})
         return True
 
     def commitment(self) -> bool:
@@ -233,8 +265,7 @@ class SuggestionBuilder:
 
     def stage_line(self) -> bool:
         stage = self.ctx.stage
-        return self._pick(STAGE_LINE_KIND[stage], self.ctx.kb.stages[stage]["lines"],
-                          self.ctx.kb.source("stages"))
+        return self._pick(STAGE_LINE_KIND[stage], self.ctx.kb.stages[stage]["lines"], self.ctx.kb.source("stages"))
 
     def closing(self) -> bool:
         return self._pick("closing", self.ctx.kb.stages["close"]["lines"], self.ctx.kb.source("stages"))
@@ -243,8 +274,7 @@ class SuggestionBuilder:
         added = False
         for value in self.ctx.new_escalations:
             handling = self.ctx.kb.escalation["escalation"][value]
-            added |= self._pick("escalation", handling["lines"], self.ctx.kb.source("escalation"),
-                                escalation=value)
+            added |= self._pick("escalation", handling["lines"], self.ctx.kb.source("escalation"), escalation=value)
         return added
 
 

@@ -12,6 +12,7 @@ and `rewritten` is the whole draft with the repair in place. Other clauses that
 break the same family on their own join the span, so one repair stands for the
 whole offending part and the rest of the draft is kept as the agent wrote it.
 """
+
 import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Pattern, Sequence, Tuple
@@ -20,14 +21,16 @@ from deescalate.assist import taboo_model
 from deescalate.assist.taboo_model import DRAFTS_DIR, FamilyModel, trained_model
 from deescalate.textnorm import normalize_text
 
-MAX_DRAFT = 2000                      # longer drafts are checked on their first MAX_DRAFT characters
-WHOLE_DRAFT = 80                      # drafts up to this long are read whole, longer ones two sentences at a time
+MAX_DRAFT = 2000  # longer drafts are checked on their first MAX_DRAFT characters
+WHOLE_DRAFT = 80  # drafts up to this long are read whole, longer ones two sentences at a time
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 _CLAUSE = re.compile(r"[^，,。！？!?；;：:\n]+")
-_PARTY = re.compile(r"(保险公司|基金公司|信用卡中心|支付公司|支付平台|第三方平台|第三方支付机构|第三方|快递|物流|"
-                    r"运营商|商户|商家|银联|网点|开户行|公交公司|派出所|理赔部|物业|平台|业务员|客户经理)")
+_PARTY = re.compile(
+    r"(保险公司|基金公司|信用卡中心|支付公司|支付平台|第三方平台|第三方支付机构|第三方|快递|物流|"
+    r"运营商|商户|商家|银联|网点|开户行|公交公司|派出所|理赔部|物业|平台|业务员|客户经理)"
+)
 _MAX_REPAIRS = 3
-FAMILY_FLOOR = 0.35       # the likeliest family of a taboo-reading draft flags above this
+FAMILY_FLOOR = 0.35  # the likeliest family of a taboo-reading draft flags above this
 
 
 class _Family:
@@ -68,8 +71,9 @@ def _units(text: str) -> List[Tuple[int, int]]:
 
 
 class TabooChecker:
-    def __init__(self, entries: List[Dict[str, Any]], drafts: Path = DRAFTS_DIR,
-                 model: Optional[FamilyModel] = None) -> None:
+    def __init__(
+        self, entries: List[Dict[str, Any]], drafts: Path = DRAFTS_DIR, model: Optional[FamilyModel] = None
+    ) -> None:
         self.families = [_Family(entry) for entry in entries]
         self.model = model or trained_model([f.id for f in self.families], drafts)
         self.threshold = self.model.threshold
@@ -106,15 +110,16 @@ class TabooChecker:
             return None
         return int(scores[row, :-1].argmax())
 
-    def _family_hit(self, norm: str, units: List[Tuple[int, int]], unit_scores: List[float],
-                    family: _Family, threshold: float) -> Optional[Tuple[str, float, Optional[Tuple[int, int]]]]:
+    def _family_hit(
+        self, norm: str, units: List[Tuple[int, int]], unit_scores: List[float], family: _Family, threshold: float
+    ) -> Optional[Tuple[str, float, Optional[Tuple[int, int]]]]:
         """(source, score, pattern span) when the family flags the draft, else None."""
         match = family.pattern_match(norm)
         best = max(range(len(units)), key=lambda i: unit_scores[i])
         score = float(unit_scores[best])
         if match is not None:
             around = next((u for u in units if u[0] <= match.start() < u[1]), (0, len(norm)))
-            if family.is_fair(norm[around[0]:around[1]]):
+            if family.is_fair(norm[around[0] : around[1]]):
                 return None
             return "pattern", score, (match.start(), match.end())
         if score < threshold:
@@ -142,11 +147,22 @@ class TabooChecker:
         if not others:
             return []
         scores = self._score([norm[a:b] for a, b in others])[:, column]
-        return [c for c, p in zip(others, scores)
-                if p >= self.threshold or family.pattern_match(norm[c[0]:c[1]]) is not None]
+        return [
+            c
+            for c, p in zip(others, scores)
+            if p >= self.threshold or family.pattern_match(norm[c[0] : c[1]]) is not None
+        ]
 
-    def _flag(self, text: str, norm: str, column: int, family: _Family, source: str, score: float,
-              pattern_span: Optional[Tuple[int, int]]) -> Dict[str, Any]:
+    def _flag(
+        self,
+        text: str,
+        norm: str,
+        column: int,
+        family: _Family,
+        source: str,
+        score: float,
+        pattern_span: Optional[Tuple[int, int]],
+    ) -> Dict[str, Any]:
         if pattern_span is not None:
             clauses = [c for c in _spans(_CLAUSE, norm) if c[0] < pattern_span[1] and pattern_span[0] < c[1]]
             span = (min(c[0] for c in clauses), max(c[1] for c in clauses)) if clauses else pattern_span
@@ -155,15 +171,25 @@ class TabooChecker:
         extra = self._also_offending(norm, column, family, span)[:_MAX_REPAIRS]
         if extra:
             span = (min(span[0], *(c[0] for c in extra)), max(span[1], *(c[1] for c in extra)))
-        repair = self._repair(family, norm[span[0]:span[1]], norm)
+        repair = self._repair(family, norm[span[0] : span[1]], norm)
         if span[1] < len(norm) and norm[span[1]] == "?" and not repair.endswith(("吗", "呢")):
-            span, repair = (span[0], span[1] + 1), repair + "。"     # the repair is no longer a question
+            span, repair = (span[0], span[1] + 1), repair + "。"  # the repair is no longer a question
         entry = family.entry
-        return {"id": family.id, "family": family.id, "label": entry["label"],
-                "phrase": text[span[0]:span[1]], "matched": text[span[0]:span[1]],
-                "start": span[0], "end": span[1], "source": source, "score": round(score, 3),
-                "why": entry["why"], "advice": entry["advice"], "rewrite": repair,
-                "rewritten": text[:span[0]] + repair + text[span[1]:]}
+        return {
+            "id": family.id,
+            "family": family.id,
+            "label": entry["label"],
+            "phrase": text[span[0] : span[1]],
+            "matched": text[span[0] : span[1]],
+            "start": span[0],
+            "end": span[1],
+            "source": source,
+            "score": round(score, 3),
+            "why": entry["why"],
+            "advice": entry["advice"],
+            "rewrite": repair,
+            "rewritten": text[: span[0]] + repair + text[span[1] :],
+        }
 
     @staticmethod
     def _repair(family: _Family, clause: str, draft: str) -> str:

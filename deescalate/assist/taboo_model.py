@@ -11,6 +11,7 @@ about 650 drafts this takes a fraction of a second, so nothing is stored and
 nothing is downloaded. Models are kept per process, keyed by a hash of the
 drafts and the family ids, so every checker built from the same inputs shares one.
 """
+
 import hashlib
 import math
 import re
@@ -42,7 +43,7 @@ _WHITE_SPACE = re.compile(r"\s\s+")
 @dataclass(frozen=True)
 class Draft:
     text: str
-    families: Tuple[str, ...]    # empty: an acceptable draft
+    families: Tuple[str, ...]  # empty: an acceptable draft
     writer: str
     style: str
 
@@ -87,8 +88,13 @@ def drafts_digest(folder: Path = DRAFTS_DIR) -> str:
 class FamilyModel:
     """Probabilities that a text belongs to each family, one binary classifier each."""
 
-    def __init__(self, families: Sequence[str], drafts: Sequence[Draft],
-                 regularisation: float = REGULARISATION, threshold: float = THRESHOLD) -> None:
+    def __init__(
+        self,
+        families: Sequence[str],
+        drafts: Sequence[Draft],
+        regularisation: float = REGULARISATION,
+        threshold: float = THRESHOLD,
+    ) -> None:
         self.families = list(families)
         self.threshold = threshold
         texts = [normalize_text(d.text) for d in drafts]
@@ -97,14 +103,15 @@ class FamilyModel:
         # The binary classifiers' weights side by side: one sparse product scores every family.
         # The last column reads taboo or not, whatever the family: it learns from every taboo draft.
         self.weights = np.zeros((matrix.shape[1], len(self.families) + 1))
-        self.bias = np.full(len(self.families) + 1, -50.0)     # a family without drafts: patterns only
+        self.bias = np.full(len(self.families) + 1, -50.0)  # a family without drafts: patterns only
         for column, family in enumerate([*self.families, ANY_FAMILY]):
             labels = np.array([bool(d.families) if family == ANY_FAMILY else family in d.families for d in drafts])
             if labels.all() or not labels.any():
                 continue
             # Another family's draft is a weak negative: it often shares this family's cues.
-            weights = np.array([1.0 if family in (ANY_FAMILY, *d.families) or not d.families else OTHER_FAMILY_WEIGHT
-                                for d in drafts])
+            weights = np.array(
+                [1.0 if family in (ANY_FAMILY, *d.families) or not d.families else OTHER_FAMILY_WEIGHT for d in drafts]
+            )
             model = LogisticRegression(C=regularisation, class_weight="balanced", solver="liblinear")
             model.fit(matrix, labels, sample_weight=weights)
             self.weights[:, column] = model.coef_[0]
@@ -119,7 +126,7 @@ class FamilyModel:
         a draft is checked while the agent types."""
         text = _WHITE_SPACE.sub(" ", text.lower())
         low, high = NGRAMS
-        counts = Counter(text[i:i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1))
+        counts = Counter(text[i : i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1))
         columns, values = [], []
         for gram, count in counts.items():
             column = self._vocabulary.get(gram)

@@ -4,6 +4,7 @@ Agent-facing clients get several ranked suggestions and choose; in the
 widget the bot speaks for itself, so it says one line of each kind it has,
 offers the choices as buttons, and tells the customer when a person takes over.
 """
+
 from typing import Any, Dict, List
 
 from deescalate.assist.engine import AssistResult
@@ -27,7 +28,8 @@ def customer_messages(result: AssistResult, kb: KnowledgeBase, handoff: bool) ->
     if handoff:
         acknowledgement = next((s for s in result.suggestions if s["kind"] in ("escalation", "empathy")), None)
         return ([{"text": acknowledgement["text"]}] if acknowledgement else []) + [
-            {"text": _line(kb.voice["handoff"], turn_number)}]
+            {"text": _line(kb.voice["handoff"], turn_number)}
+        ]
     messages: List[Dict[str, Any]] = []
     spoken = set()
     for suggestion in result.suggestions:
@@ -39,8 +41,10 @@ def customer_messages(result: AssistResult, kb: KnowledgeBase, handoff: bool) ->
         messages.append({"text": _line(kb.voice["not_sure"], turn_number)})
     choices = next((s for s in result.suggestions if s["kind"] == "choices"), None)
     if choices:
-        buttons = [{"title": option["text"], "payload": f"我选第{ORDINALS[i]}种：{option['text']}"}
-                   for i, option in enumerate(choices["options"])]
+        buttons = [
+            {"title": option["text"], "payload": f"我选第{ORDINALS[i]}种：{option['text']}"}
+            for i, option in enumerate(choices["options"])
+        ]
         messages.append({"text": _line(kb.voice["choose_prompt"], turn_number), "buttons": buttons})
     return messages
 

@@ -11,6 +11,7 @@ payload of action_assist with the case id; when the action server cannot be
 reached, the analysis is read from the parse Rasa stored for the turn and an
 `unavailable` alert says suggestions are missing.
 """
+
 import asyncio
 import functools
 import gc
@@ -42,7 +43,6 @@ from deescalate.validation import MAX_MESSAGE_CHARS, json_object, printable, val
 logger = logging.getLogger(__name__)
 
 
-
 class RequestError(Exception):
     def __init__(self, status: int, code: str, message: str, retry_after: Optional[int] = None) -> None:
         super().__init__(message)
@@ -55,6 +55,7 @@ class RequestError(Exception):
 
 def answers_errors_as_json(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
     """Turn a RequestError raised by a route into its JSON error response."""
+
     @functools.wraps(handler)
     async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
         try:
@@ -65,14 +66,15 @@ def answers_errors_as_json(handler: Callable[..., Awaitable[HTTPResponse]]) -> C
     return wrapper
 
 
-def case_record(store: Any, tracker: DialogueStateTracker, events: List[Dict[str, Any]],
-                kb: KnowledgeBase) -> Dict[str, Any]:
+def case_record(
+    store: Any, tracker: DialogueStateTracker, events: List[Dict[str, Any]], kb: KnowledgeBase
+) -> Dict[str, Any]:
     """What GET /case answers: the case row kept by the tracker store (derived from the events by the
     same rules when the store keeps none), the case's turns and its narrative.
 
     `events` are the session's stored events (`stored_events`): the tracker Rasa works with holds
     only the latest ones, without the assist answers."""
-    store = getattr(store, "_tracker_store", store)     # Rasa wraps the store in a fail-safe one
+    store = getattr(store, "_tracker_store", store)  # Rasa wraps the store in a fail-safe one
     reader = getattr(store, "case_row", None)
     case: Optional[Case] = reader(tracker.sender_id) if callable(reader) else None
     return build_case_record(tracker.sender_id, events, kb, case=case, slots=tracker.current_slot_values())
@@ -87,8 +89,12 @@ def check_token(request: Request, expected: Optional[str]) -> None:
         raise RequestError(401, "unauthorized", "missing or wrong bearer token")
     limited = rate_limiter().hit("assist_token", hashlib.sha256(given.encode()).hexdigest()[:16])
     if not limited.allowed:
-        raise RequestError(429, "rate_limited", "too many requests for this token; retry later",
-                           retry_after=limited.retry_after_seconds)
+        raise RequestError(
+            429,
+            "rate_limited",
+            "too many requests for this token; retry later",
+            retry_after=limited.retry_after_seconds,
+        )
 
 
 def json_body(request: Request) -> Dict[str, Any]:
@@ -101,8 +107,7 @@ def json_body(request: Request) -> Dict[str, Any]:
 def valid_sender(body: Dict[str, Any]) -> str:
     sender = body.get("sender")
     if not valid_case_id(sender):
-        raise RequestError(400, "invalid_sender",
-                           "`sender` must be a case id of 1-128 letters, digits or _.:@-")
+        raise RequestError(400, "invalid_sender", "`sender` must be a case id of 1-128 letters, digits or _.:@-")
     return str(sender)
 
 
@@ -128,8 +133,11 @@ async def analysis_from_tracker(request: Request, sender: str) -> Dict[str, Any]
     parse = tracker.latest_message.parse_data if tracker and tracker.latest_message else {}
     turn = parse_turn(parse)
     events = await stored_events(request.app.ctx.agent.tracker_store, sender) or []
-    history = [e["parse_data"].get("emotion", {}).get("name") for e in events
-               if e.get("event") == "user" and e.get("parse_data")]
+    history = [
+        e["parse_data"].get("emotion", {}).get("name")
+        for e in events
+        if e.get("event") == "user" and e.get("parse_data")
+    ]
     return {
         "intent": {"name": turn.intent, "confidence": turn.confidence},
         "low_confidence": turn.low_confidence,
@@ -162,14 +170,16 @@ async def answer_already_given(request: Request, sender: str, message_id: str) -
     answer that was stored instead of a second copy of the turn.
     """
     events = await stored_events(request.app.ctx.agent.tracker_store, sender) or []
-    turn = next((i for i, e in enumerate(events)
-                 if e.get("event") == "user" and e.get("message_id") == message_id), None)
+    turn = next(
+        (i for i, e in enumerate(events) if e.get("event") == "user" and e.get("message_id") == message_id), None
+    )
     if turn is None:
         return None
-    later = next((i for i, e in enumerate(events[turn + 1:], turn + 1) if e.get("event") == "user"), len(events))
-    payloads = assist_payloads(events[turn + 1:later])
-    payload = payloads[0] if payloads else {"analysis": {}, "suggestions": [], "alerts": [UNAVAILABLE_ALERT],
-                                            "knowledge": []}
+    later = next((i for i, e in enumerate(events[turn + 1 :], turn + 1) if e.get("event") == "user"), len(events))
+    payloads = assist_payloads(events[turn + 1 : later])
+    payload = (
+        payloads[0] if payloads else {"analysis": {}, "suggestions": [], "alerts": [UNAVAILABLE_ALERT], "knowledge": []}
+    )
     return {**payload, "replayed": True}
 
 
@@ -182,8 +192,10 @@ async def record_agent_turn(request: Request, sender: str, text: str, metadata: 
         await agent.tracker_store.save(tracker)
 
 
-UNAVAILABLE_ALERT = {"kind": "unavailable",
-                     "text": "建议话术暂时不可用（动作服务器无响应），分析结果仍然有效，请按常规流程先安抚客户。"}
+UNAVAILABLE_ALERT = {
+    "kind": "unavailable",
+    "text": "建议话术暂时不可用（动作服务器无响应），分析结果仍然有效，请按常规流程先安抚客户。",
+}
 
 
 class AssistInput(InputChannel):
@@ -212,7 +224,8 @@ class AssistInput(InputChannel):
         if tracker is None:
             raise RequestError(404, "unknown_case", "no case with this id")
         await asyncio.get_running_loop().run_in_executor(  # the access audit trail (deescalate/audit.py)
-            None, record_access, "assist-api", "api", "api_case", case_id, client_address(request), request.path)
+            None, record_access, "assist-api", "api", "api_case", case_id, client_address(request), request.path
+        )
         record = case_record(store, tracker, await stored_events(store, case_id) or [], self.kb)
         if request.args.get("format") == "text":
             return response.text(render_record_zh(record, self.kb))
@@ -234,13 +247,22 @@ class AssistInput(InputChannel):
             raise RequestError(400, "invalid_suggestion_id", "`suggestion_id` must be a string")
         found = self.taboo.check(text)
         if send:
-            await record_agent_turn(request, sender, text, {
-                "author": "agent", "agent_name": agent_name, "suggestion_id": suggestion_id,
-                "taboo": [f["id"] for f in found]})
+            await record_agent_turn(
+                request,
+                sender,
+                text,
+                {
+                    "author": "agent",
+                    "agent_name": agent_name,
+                    "suggestion_id": suggestion_id,
+                    "taboo": [f["id"] for f in found],
+                },
+            )
         return response.json({"case_id": sender, "taboo": found, "recorded": send}, ensure_ascii=False)
 
-    async def _answer_utterance(self, request: Request,
-                                on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+    async def _answer_utterance(
+        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> HTTPResponse:
         check_token(request, self.token)
         body = json_body(request)
         sender = valid_sender(body)
@@ -251,14 +273,25 @@ class AssistInput(InputChannel):
             if replayed is not None:
                 return response.json({"case_id": sender, **replayed}, ensure_ascii=False)
         collector = CollectingOutputChannel()
-        await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
-                                         metadata={"channel": body.get("channel") or "hotline"},
-                                         message_id=message_id))
+        await on_new_message(
+            UserMessage(
+                text,
+                collector,
+                sender,
+                input_channel=self.name(),
+                metadata={"channel": body.get("channel") or "hotline"},
+                message_id=message_id,
+            )
+        )
         payload = assist_payload(collector.messages)
         if payload is None:
             logger.error("No assist payload for case %s; answering with the analysis only.", sender)
-            payload = {"analysis": await analysis_from_tracker(request, sender),
-                       "suggestions": [], "alerts": [UNAVAILABLE_ALERT], "knowledge": []}
+            payload = {
+                "analysis": await analysis_from_tracker(request, sender),
+                "suggestions": [],
+                "alerts": [UNAVAILABLE_ALERT],
+                "knowledge": [],
+            }
         return response.json({"case_id": sender, **payload}, ensure_ascii=False)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -9,6 +9,7 @@ before Rasa sees it. A request middleware on Rasa's app does this,
 installed by the assist channel (deescalate/channels/assist.py) before the
 server starts.
 """
+
 import functools
 import re
 from pathlib import Path
@@ -42,8 +43,7 @@ async def refuse_unlisted_routes(request: Request) -> Optional[HTTPResponse]:
     (Sanic runs request middleware for those too, with no route set)."""
     if getattr(request, "route", None) is None or allowed(request.method, request.path):
         return None
-    return response.json({"error": "forbidden", "message": "this Rasa HTTP API route is disabled"},
-                         status=403)
+    return response.json({"error": "forbidden", "message": "this Rasa HTTP API route is disabled"}, status=403)
 
 
 def install_rasa_api_guard(app: Any) -> None:

@@ -24,6 +24,7 @@ events) and changes five things:
   deescalate/ratelimit.yml) are not taken: the customer is told, politely,
   to wait, and nothing reaches the NLU or the case.
 """
+
 import logging
 import re
 import uuid
@@ -89,11 +90,16 @@ class WidgetInput(SocketIOInput):
             except RequestError as error:
                 logger.debug("message from %s ignored: %s", sid, error.code)
                 return
-            limited = rate_limiter().hit_each([("widget_conversation", session_id),
-                                               ("widget_address", self._address(sid))])
+            limited = rate_limiter().hit_each(
+                [("widget_conversation", session_id), ("widget_address", self._address(sid))]
+            )
             if not limited.allowed:
-                await sio.emit(self.bot_message_evt, {"text": SLOW_DOWN.format(limited.retry_after_seconds)},
-                               room=sid, namespace=namespace)
+                await sio.emit(
+                    self.bot_message_evt,
+                    {"text": SLOW_DOWN.format(limited.retry_after_seconds)},
+                    room=sid,
+                    namespace=namespace,
+                )
                 return
             output = WidgetOutput(sio, self.bot_message_evt)
             await on_new_message(UserMessage(text, output, session_id, input_channel=self.name(), metadata={}))

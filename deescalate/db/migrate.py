@@ -4,6 +4,7 @@ The same as `alembic upgrade head` (alembic.ini at the repository root,
 migrations in migrations/), callable from Python: the stack, the web app
 and the tracker store run it before they use the tables.
 """
+
 import sys
 from pathlib import Path
 from typing import Optional
@@ -41,7 +42,7 @@ def head_revision(config: Config) -> Optional[str]:
 
 def _ensure_sqlite_folder(url: str) -> None:
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _migrate(connection: Connection, config: Config) -> None:

@@ -4,13 +4,14 @@ They live in the same database as Rasa's tracker store (`DATABASE_URL`):
 SQLite by default, PostgreSQL in deployment. Schema changes go through
 Alembic migrations in migrations/.
 """
+
 import datetime as dt
 from typing import Any, Dict
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
-Base: Any = declarative_base()   # SQLAlchemy 1.4 without its mypy plugin
+Base: Any = declarative_base()  # SQLAlchemy 1.4 without its mypy plugin
 
 ROLES = ("agent", "supervisor", "trainer", "admin")
 CASE_STATUSES = ("open", "in_progress", "awaiting_approval", "resolved", "closed")
@@ -34,12 +35,12 @@ class Case(Base):
     channel = Column(String(16), nullable=False, default="hotline")
     domain = Column(String(16))
     cause = Column(String(64), index=True)
-    demand = Column(JSON, nullable=False, default=list)        # contract demand values
-    demand_note = Column(Text)                                 # the agent's own words, editable
+    demand = Column(JSON, nullable=False, default=list)  # contract demand values
+    demand_note = Column(Text)  # the agent's own words, editable
     amount = Column(Float)
     approval_tier = Column(Integer)
     approval_role = Column(String(64))
-    first_handler = Column(String(64))                         # username of the first agent
+    first_handler = Column(String(64))  # username of the first agent
     status = Column(String(24), nullable=False, default="open", index=True)
     handoff = Column(Boolean, nullable=False, default=False, index=True)  # waiting for a person
     emotion_peak = Column(String(16))
@@ -47,9 +48,9 @@ class Case(Base):
     escalation = Column(JSON, nullable=False, default=list)
     risk = Column(String(8), index=True)
     stage = Column(String(24))
-    turns = Column(Integer, nullable=False, default=0)         # customer turns
+    turns = Column(Integer, nullable=False, default=0)  # customer turns
     taboo_hits = Column(Integer, nullable=False, default=0)
-    narrative = Column(Text)                                   # edited by the agent; else built from turns
+    narrative = Column(Text)  # edited by the agent; else built from turns
     created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     reply_deadline = Column(DateTime, index=True)
@@ -68,8 +69,8 @@ class User(Base):
     id = Column(Integer, primary_key=True)
     username = Column(String(64), unique=True, nullable=False)
     display_name = Column(String(64))
-    password_hash = Column(String(256), nullable=False)        # scrypt, see deescalate/web/auth/passwords.py
-    role = Column(String(16), nullable=False)                  # one of ROLES
+    password_hash = Column(String(256), nullable=False)  # scrypt, see deescalate/web/auth/passwords.py
+    role = Column(String(16), nullable=False)  # one of ROLES
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
@@ -81,11 +82,11 @@ class Correction(Base):
 
     id = Column(Integer, primary_key=True)
     case_id = Column(String(128), ForeignKey("cases.case_id", ondelete="CASCADE"), index=True, nullable=False)
-    event_id = Column(Integer, nullable=False)                 # events.id of the user turn
-    text = Column(Text, nullable=False)                        # masked text of the turn
+    event_id = Column(Integer, nullable=False)  # events.id of the user turn
+    text = Column(Text, nullable=False)  # masked text of the turn
     predicted_intent = Column(String(64))
     predicted_emotion = Column(String(16))
-    intent = Column(String(64))                                # corrected value (None = unchanged)
+    intent = Column(String(64))  # corrected value (None = unchanged)
     emotion = Column(String(16))
     trainer = Column(String(64), nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
@@ -119,8 +120,7 @@ class LoginFailure(Base):
     at = Column(DateTime, nullable=False, default=utcnow, index=True)
 
 
-AUDIT_ACTIONS = ("queue", "overdue", "case", "case_list", "transcript", "export", "dashboard", "audit",
-                 "api_case")
+AUDIT_ACTIONS = ("queue", "overdue", "case", "case_list", "transcript", "export", "dashboard", "audit", "api_case")
 
 
 class AccessLog(Base):
@@ -136,8 +136,8 @@ class AccessLog(Base):
     at = Column(DateTime, nullable=False, default=utcnow, index=True)
     username = Column(String(64), nullable=False, index=True)
     role = Column(String(16), nullable=False)
-    action = Column(String(16), nullable=False, index=True)   # one of AUDIT_ACTIONS
-    target = Column(String(256), index=True)                  # case id, export name, filters
+    action = Column(String(16), nullable=False, index=True)  # one of AUDIT_ACTIONS
+    target = Column(String(256), index=True)  # case id, export name, filters
     address = Column(String(64))
     path = Column(String(512))
 

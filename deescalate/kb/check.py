@@ -9,6 +9,7 @@ agent-draft taboo check flags: a suggestion that itself breaks a taboo family
 would teach agents the very thing the draft check flags. Each problem names
 its file, key and rule.
 """
+
 import sys
 from pathlib import Path
 from typing import List
@@ -36,9 +37,11 @@ def main(argv: List[str]) -> int:
         print(f"knowledge base lint failed: {len(findings)} problem(s)", file=sys.stderr)
         return 1
     size = kb.size()
-    print(f"knowledge base OK: {size['causes']} causes, {size['cause_domains']} cause×domain entries, "
-          f"{size['cause_lines']} cause lines, {size['taboo_entries']} taboo families; compliance lint clean, "
-          f"every customer-facing line passes the taboo check")
+    print(
+        f"knowledge base OK: {size['causes']} causes, {size['cause_domains']} cause×domain entries, "
+        f"{size['cause_lines']} cause lines, {size['taboo_entries']} taboo families; compliance lint clean, "
+        f"every customer-facing line passes the taboo check"
+    )
     return 0
 
 

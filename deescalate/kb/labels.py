@@ -3,6 +3,7 @@
 Uses the full knowledge base when it loads; otherwise scripts_kb/labels.yml
 and approval.yml alone, so a half-edited KB never takes a page down.
 """
+
 import logging
 import time
 from pathlib import Path
@@ -80,10 +81,14 @@ class Labels:
         """Every label the case page's script needs, in one object."""
         self._load()
         plain = self._kb.labels if self._kb is not None else self._plain
-        result = {group: self.group(group, list((plain.get(group) or {}).keys()))
-                  for group in ("stages", "demands", "risks", "kinds", "statuses", "channels", "alerts")}
-        result["causes"] = {**self.group("intents", list((plain.get("intents") or {}).keys())),
-                            **self.group("causes", list(CAUSES))}
+        result = {
+            group: self.group(group, list((plain.get(group) or {}).keys()))
+            for group in ("stages", "demands", "risks", "kinds", "statuses", "channels", "alerts")
+        }
+        result["causes"] = {
+            **self.group("intents", list((plain.get("intents") or {}).keys())),
+            **self.group("causes", list(CAUSES)),
+        }
         result["domains"] = self.group("domains", list(DOMAINS))
         result["emotions"] = self.group("emotions", list(EMOTIONS))
         result["escalation"] = self.group("escalation", list(ESCALATIONS))

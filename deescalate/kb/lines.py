@@ -5,11 +5,23 @@ stages, asks}`; `as_item` turns both into the object form. `customer_lines`
 lists every line a customer may hear, which the compliance lint and the taboo
 check read; `conditioned_items` lists everything that carries a condition.
 """
+
 from typing import Any, Dict, Iterator, Tuple
 
 # Facts the engine adds to what the customer said; conditions may use them too.
-ENGINE_FACTS = ("amount", "product", "emotion", "heated_turns", "domain", "cause", "stage", "demands",
-                "escalations", "turns", "abnormal")
+ENGINE_FACTS = (
+    "amount",
+    "product",
+    "emotion",
+    "heated_turns",
+    "domain",
+    "cause",
+    "stage",
+    "demands",
+    "escalations",
+    "turns",
+    "abnormal",
+)
 
 CAUSE_LINE_KINDS = ("restate", "questions", "commitments")
 

@@ -8,6 +8,7 @@ time, broken slot words, executive titles in approval talk. A line naming
 approval.yml's customer_phrase), and so does any line the agent-draft taboo
 check flags, through the same checker the assist API uses.
 """
+
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, List
@@ -21,9 +22,18 @@ _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 
 # Sample case facts a line is filled with before it is checked.
 SAMPLE_VALUES: Dict[str, str] = {
-    "product": "分红险", "amount": "2万元", "station": "人民广场", "branch": "城东支行", "line": "2号线",
-    "days_since_delivery": "10", "years_paid": "2", "cash_value": "1.6万元",
-    "cause_label": "销售误导", "domain_label": "保险", "approver": "上级", "emotion_label": "着急",
+    "product": "分红险",
+    "amount": "2万元",
+    "station": "人民广场",
+    "branch": "城东支行",
+    "line": "2号线",
+    "days_since_delivery": "10",
+    "years_paid": "2",
+    "cash_value": "1.6万元",
+    "cause_label": "销售误导",
+    "domain_label": "保险",
+    "approver": "上级",
+    "emotion_label": "着急",
 }
 
 
@@ -68,6 +78,7 @@ def lint_kb(kb: KnowledgeBase) -> List[Finding]:
             continue
         for rule in kb.lint:
             findings += [Finding(source, key, rule["id"], rule["kind"], text, hit) for hit in _rule_hits(rule, text)]
-        findings += [Finding(source, key, f"taboo:{hit['id']}", "taboo", text, hit["matched"])
-                     for hit in checker.check(text)]
+        findings += [
+            Finding(source, key, f"taboo:{hit['id']}", "taboo", text, hit["matched"]) for hit in checker.check(text)
+        ]
     return findings

@@ -7,6 +7,7 @@ a known approver, every taboo regex compiles (the taboo families are checked
 against the knowledge base's own lines by `make kb-check`, deescalate/kb/check.py). The first problem raises
 KBError naming the file and the key at fault, so a trainer can fix the edit.
 """
+
 import fnmatch
 import hashlib
 import os
@@ -26,8 +27,7 @@ KB_DIR = Path(os.environ.get("KB_DIR") or Path(__file__).resolve().parents[2] / 
 SCHEMA_FILE = "schema.yml"
 SPECIAL_APPROVERS = ("by_amount", "none")
 # Files that wrap their content in one key: kind -> (key, attribute of KnowledgeBase).
-_WRAPPED_KINDS = {"stages": "stages", "taboo": "taboo", "domains": "domains", "case_facts": "facts",
-                  "lint": "rules"}
+_WRAPPED_KINDS = {"stages": "stages", "taboo": "taboo", "domains": "domains", "case_facts": "facts", "lint": "rules"}
 
 
 class KBError(ValueError):
@@ -77,8 +77,12 @@ class KnowledgeBase:
         """Counts of causes, cause×domain entries and lines, for reports."""
         entries = [entry for cause in self.causes.values() for entry in cause["domains"].values()]
         lines = sum(len(list(_strings(entry))) for entry in entries)
-        return {"causes": len(self.causes), "cause_domains": len(entries), "cause_lines": lines,
-                "taboo_entries": len(self.taboo)}
+        return {
+            "causes": len(self.causes),
+            "cause_domains": len(entries),
+            "cause_lines": lines,
+            "taboo_entries": len(self.taboo),
+        }
 
 
 def line_id(source: str, text: str) -> str:
@@ -180,18 +184,25 @@ def _check_cross_references(kb: KnowledgeBase) -> None:
     for domain, tiers in kb.approval["matrices"].items():
         for tier_index, tier in enumerate(tiers):
             if tier["role"] not in roles:
-                raise KBError(kb.sources["approval"], f"matrices.{domain}[{tier_index}].role",
-                              f"unknown role '{tier['role']}'")
+                raise KBError(
+                    kb.sources["approval"], f"matrices.{domain}[{tier_index}].role", f"unknown role '{tier['role']}'"
+                )
     for cause, data in kb.causes.items():
         for domain, entry in data["domains"].items():
             for index, choice in enumerate(entry["choices"]):
                 if choice["approver"] not in roles and choice["approver"] not in SPECIAL_APPROVERS:
-                    raise KBError(kb.sources[cause], f"domains.{domain}.choices[{index}].approver",
-                                  f"unknown approver '{choice['approver']}'; use a role from approval.yml, by_amount or none")
+                    raise KBError(
+                        kb.sources[cause],
+                        f"domains.{domain}.choices[{index}].approver",
+                        f"unknown approver '{choice['approver']}'; use a role from approval.yml, by_amount or none",
+                    )
                 domain_roles = {tier["role"] for tier in kb.approval["matrices"][domain]}
                 if choice["approver"] in roles and choice["approver"] not in domain_roles:
-                    raise KBError(kb.sources[cause], f"domains.{domain}.choices[{index}].approver",
-                                  f"'{choice['approver']}' is not in the {domain} approval matrix")
+                    raise KBError(
+                        kb.sources[cause],
+                        f"domains.{domain}.choices[{index}].approver",
+                        f"'{choice['approver']}' is not in the {domain} approval matrix",
+                    )
     check_conditions(kb)
     _check_patterns(kb.sources["case_facts"], "facts", {n: f for n, f in kb.case_facts.items()})
     _check_patterns(kb.sources["lint"], "rules", dict(enumerate(kb.lint)))
@@ -201,8 +212,11 @@ def _check_cross_references(kb: KnowledgeBase) -> None:
                 try:
                     re.compile(pattern)
                 except re.error as error:
-                    raise KBError(kb.sources["taboo"], f"taboo[{index}].{key}[{pattern_index}]",
-                                  f"not a valid regular expression: {error}") from error
+                    raise KBError(
+                        kb.sources["taboo"],
+                        f"taboo[{index}].{key}[{pattern_index}]",
+                        f"not a valid regular expression: {error}",
+                    ) from error
 
 
 def _check_patterns(source: str, key: str, entries: Dict[Any, Dict[str, Any]]) -> None:
@@ -212,13 +226,15 @@ def _check_patterns(source: str, key: str, entries: Dict[Any, Dict[str, Any]]) -
                 try:
                     re.compile(pattern)
                 except re.error as error:
-                    raise KBError(source, f"{key}.{name}.{list_key}[{index}]",
-                                  f"not a valid regular expression: {error}") from error
+                    raise KBError(
+                        source, f"{key}.{name}.{list_key}[{index}]", f"not a valid regular expression: {error}"
+                    ) from error
 
 
 def known_fact_names(kb: KnowledgeBase) -> List[str]:
     """Every name a condition may use: facts.yml's and those the engine adds."""
     from deescalate.kb.lines import ENGINE_FACTS
+
     return list(kb.case_facts) + list(ENGINE_FACTS)
 
 
@@ -226,6 +242,7 @@ def check_conditions(kb: KnowledgeBase) -> None:
     """Every `when`, `borne`, `tags` and `asks` in the cause files reads known facts."""
     from deescalate.kb.conditions import ConditionError, condition
     from deescalate.kb.lines import conditioned_items
+
     names = set(known_fact_names(kb))
     tags = {value for spec in kb.case_facts.values() for value in (spec.get("values") or {})}
     for name, spec in kb.case_facts.items():
@@ -235,8 +252,11 @@ def check_conditions(kb: KnowledgeBase) -> None:
             except ConditionError as error:
                 raise KBError(kb.sources["case_facts"], f"facts.{name}.from[{index}]", str(error)) from error
             if parsed.names - names:
-                raise KBError(kb.sources["case_facts"], f"facts.{name}.from[{index}]",
-                              f"unknown fact '{sorted(parsed.names - names)[0]}'")
+                raise KBError(
+                    kb.sources["case_facts"],
+                    f"facts.{name}.from[{index}]",
+                    f"unknown fact '{sorted(parsed.names - names)[0]}'",
+                )
     for source, key, item in conditioned_items(kb):
         for field_name in ("when", "borne"):
             if field_name not in item:

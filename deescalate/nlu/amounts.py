@@ -8,6 +8,7 @@ found) into a whole number of yuan. A number counts as money with a money unit
 inside an id is not money, nor is a lone Chinese digit (the 一 of 一共, 一半,
 一直). So 12378, 2号线, P2020000456, 三个工作日 and 金额一共 are not amounts.
 """
+
 import re
 from typing import Any, Dict, List, Optional
 
@@ -23,9 +24,7 @@ _CN_DIGITS = "零〇一二两三四五六七八九"
 _NUM = rf"(?:\d+(?:,\d{{3}})*(?:\.\d+)?|[{_CN_DIGITS}十百千万亿]+(?:点[{_CN_DIGITS}]+)?)"
 _MAGNITUDE = r"[十百千万亿wWkK]"
 _UNIT = r"(?:块钱|块|元|圆|rmb|RMB)"
-AMOUNT_PATTERN = re.compile(
-    rf"(?P<num>{_NUM}(?:{_MAGNITUDE}+{_NUM}?)*)(?P<approx>多|余|来)?(?P<unit>{_UNIT})?"
-)
+AMOUNT_PATTERN = re.compile(rf"(?P<num>{_NUM}(?:{_MAGNITUDE}+{_NUM}?)*)(?P<approx>多|余|来)?(?P<unit>{_UNIT})?")
 _COUNTING_WORDS = re.compile(
     r"^(个|分钟|天|次|号|年|月|日|岁|人|站|小时|趟|遍|张|条|家|周|公里|米|秒|层|路|线|期|份|位|多天|多个|多次|多年|多人)"
 )
@@ -64,29 +63,28 @@ def find_amounts(text: str) -> List[Dict[str, Any]]:
         number = match.group("num")
         has_unit = bool(match.group("unit"))
         has_magnitude = any(char in _BIG_MAGNITUDES for char in number)
-        money_before = bool(_MONEY_BEFORE.search(text[max(0, match.start() - 4):match.start()]))
+        money_before = bool(_MONEY_BEFORE.search(text[max(0, match.start() - 4) : match.start()]))
         if not (has_unit or has_magnitude or money_before):
             continue
         if not has_unit and _LONE_CHINESE_DIGIT.match(number):
             continue
         if _inside_id(text, {"start": match.start(), "end": match.end()}):
             continue
-        if not has_unit and _COUNTING_WORDS.match(text[match.end():]):
+        if not has_unit and _COUNTING_WORDS.match(text[match.end() :]):
             continue
         value = parse_amount(match.group(0))
         if value is None:
             continue
         found.append(
-            {"entity": "amount", "start": match.start(), "end": match.end(),
-             "value": value, "text": match.group(0)}
+            {"entity": "amount", "start": match.start(), "end": match.end(), "value": value, "text": match.group(0)}
         )
     return found
 
 
 def _inside_id(text: str, entity: Dict[str, Any]) -> bool:
     """A span cut out of a longer run of letters and digits (a policy or card number)."""
-    before = text[entity["start"] - 1:entity["start"]] if entity["start"] > 0 else ""
-    after = text[entity["end"]:entity["end"] + 1]
+    before = text[entity["start"] - 1 : entity["start"]] if entity["start"] > 0 else ""
+    after = text[entity["end"] : entity["end"] + 1]
     return bool((before and _INSIDE_ID.match(before)) or (after and _INSIDE_ID.match(after)))
 
 
@@ -94,9 +92,7 @@ def _overlaps(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
     return a["start"] < b["end"] and b["start"] < a["end"]
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class AmountExtractor(StatelessComponent, EntityExtractorMixin):
     """Finds money amounts and gives every `amount` entity its value in yuan.
 
@@ -118,7 +114,7 @@ class AmountExtractor(StatelessComponent, EntityExtractorMixin):
                     continue
                 if any(_overlaps(entity, other) for other in found) or _inside_id(text, entity):
                     continue
-                value = parse_amount(text[entity["start"]:entity["end"]])
+                value = parse_amount(text[entity["start"] : entity["end"]])
                 if value is not None:
                     kept.append({**entity, "value": value})
             message.set(ENTITIES, kept + found, add_to_output=True)

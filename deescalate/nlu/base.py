@@ -1,4 +1,5 @@
 """What our components with nothing to learn have in common."""
+
 from typing import Any, Dict, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -14,8 +15,13 @@ class StatelessComponent(GraphComponent):
         self._config = config
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "StatelessComponent":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "StatelessComponent":
         return cls(config)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

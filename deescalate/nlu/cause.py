@@ -15,6 +15,7 @@ text when it is close). The primary cause is the whole text's: averaging the
 clause scores into it was measured on real complaints and lost a little
 (docs/nlu.md), since a cause is often named across clauses ("扣了...", "...年费").
 """
+
 import re
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -37,14 +38,15 @@ def clause_spans(text: str, min_chars: int) -> List[Tuple[int, int]]:
     """Character spans of the clauses of `text` with at least `min_chars` characters."""
     spans, start = [], 0
     for match in _CLAUSE_END.finditer(text + "\n"):
-        if len(text[start:match.start()].strip()) >= min_chars:
+        if len(text[start : match.start()].strip()) >= min_chars:
             spans.append((start, match.start()))
         start = match.end()
     return spans
 
 
-def secondary_cause(primary: str, classes: List[str], clauses: np.ndarray,
-                    ranking: List[Tuple[str, float]], min_confidence: float) -> Optional[Dict[str, Any]]:
+def secondary_cause(
+    primary: str, classes: List[str], clauses: np.ndarray, ranking: List[Tuple[str, float]], min_confidence: float
+) -> Optional[Dict[str, Any]]:
     """Another clause's confident cause, else the runner-up when it is close enough."""
     best: Optional[Tuple[str, float]] = None
     for row in clauses:
@@ -62,8 +64,12 @@ class CauseClassifier(NgramClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**NgramClassifier.get_default_config(), "threshold": DEFAULT_THRESHOLD,
-                "min_clause_chars": 6, "secondary_confidence": 0.4}
+        return {
+            **NgramClassifier.get_default_config(),
+            "threshold": DEFAULT_THRESHOLD,
+            "min_clause_chars": 6,
+            "secondary_confidence": 0.4,
+        }
 
     def label_of(self, message: Message) -> Optional[str]:
         intent = message.get(INTENT)
@@ -72,12 +78,18 @@ class CauseClassifier(NgramClassifier):
     def write(self, message: Message, ranking: List[Tuple[str, float]]) -> None:
         self._write(message, ranking, None)
 
-    def _write(self, message: Message, ranking: List[Tuple[str, float]],
-               secondary: Optional[Dict[str, Any]]) -> None:
+    def _write(self, message: Message, ranking: List[Tuple[str, float]], secondary: Optional[Dict[str, Any]]) -> None:
         name, confidence = ranking[0]
-        message.set(CAUSE, {"name": name, "confidence": confidence,
-                            "ranking": [{"name": n, "confidence": c} for n, c in ranking[:RANKING_LENGTH]],
-                            "secondary": secondary}, add_to_output=True)
+        message.set(
+            CAUSE,
+            {
+                "name": name,
+                "confidence": confidence,
+                "ranking": [{"name": n, "confidence": c} for n, c in ranking[:RANKING_LENGTH]],
+                "secondary": secondary,
+            },
+            add_to_output=True,
+        )
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self._model is None or not messages:
@@ -94,13 +106,15 @@ class CauseClassifier(NgramClassifier):
         spans = clause_spans(text, int(self._config["min_clause_chars"]))
         pieces = [(text, token_features(t.text for t in tokens))]
         if len(spans) >= 2:
-            pieces += [(text[a:b], token_features(t.text for t in tokens if t.start >= a and t.end <= b))
-                       for a, b in spans]
+            pieces += [
+                (text[a:b], token_features(t.text for t in tokens if t.start >= a and t.end <= b)) for a, b in spans
+            ]
         probabilities = self._model.predict_proba([p[0] for p in pieces], [p[1] for p in pieces])
         classes = self._model.classes
         row = probabilities[0]
         order = np.argsort(row)[::-1]
         ranking = [(classes[i], round(float(row[i]), 4)) for i in order]
-        secondary = secondary_cause(ranking[0][0], classes, probabilities[1:], ranking,
-                                    float(self._config["secondary_confidence"]))
+        secondary = secondary_cause(
+            ranking[0][0], classes, probabilities[1:], ranking, float(self._config["secondary_confidence"])
+        )
         self._write(message, ranking, secondary)

@@ -6,6 +6,7 @@ is often measured in tone: accusation, legalistic demands, sarcasm, repeated
 punctuation and conditional threats (emotion_cues.yml) move a calm or
 confused guess toward angry.
 """
+
 import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple

@@ -3,6 +3,7 @@
 Sets Rasa's `intent` and `intent_ranking` like any intent classifier, so the
 FallbackClassifier and policies work unchanged.
 """
+
 from typing import List, Optional, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -24,5 +25,6 @@ class NgramIntentClassifier(NgramClassifier):
     def write(self, message: Message, ranking: List[Tuple[str, float]]) -> None:
         name, confidence = ranking[0]
         message.set(INTENT, {"name": name, "confidence": confidence}, add_to_output=True)
-        message.set(INTENT_RANKING_KEY,
-                    [{"name": n, "confidence": c} for n, c in ranking[:RANKING_LENGTH]], add_to_output=True)
+        message.set(
+            INTENT_RANKING_KEY, [{"name": n, "confidence": c} for n, c in ranking[:RANKING_LENGTH]], add_to_output=True
+        )

@@ -5,6 +5,7 @@ escalation wording to its canonical value (used by EntitySynonymMapper), and
 lookup tables list products and domain terms (used by RegexFeaturizer). The
 same file is the one source for the spaCy pipeline built by `spacy_pipeline`.
 """
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,7 @@ class Lexicon:
             for term in terms
         ]
         patterns += [{"label": "escalation", "pattern": term.lower()} for term in self.annotated_escalations]
-        patterns += [
-            {"label": "product", "pattern": term.lower()}
-            for term in self.lookups.get("product", [])
-        ]
+        patterns += [{"label": "product", "pattern": term.lower()} for term in self.lookups.get("product", [])]
         return patterns
 
     def user_words(self) -> List[str]:

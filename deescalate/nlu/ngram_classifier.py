@@ -14,6 +14,7 @@ which the FallbackClassifier's threshold reads as confidence.
 say where the label comes from and where the prediction goes. Models are saved as JSON and
 arrays, not pickles.
 """
+
 import json
 import logging
 from pathlib import Path
@@ -70,8 +71,9 @@ class LinearModel:
 
     ARRAYS = ("coef", "intercept", "sigmoid_a", "sigmoid_b")
 
-    def __init__(self, classes: List[str], coef: np.ndarray, intercept: np.ndarray,
-                 sigmoid_a: np.ndarray, sigmoid_b: np.ndarray) -> None:
+    def __init__(
+        self, classes: List[str], coef: np.ndarray, intercept: np.ndarray, sigmoid_a: np.ndarray, sigmoid_b: np.ndarray
+    ) -> None:
         self.classes = classes
         self.coef, self.intercept = coef, intercept
         self.sigmoid_a, self.sigmoid_b = sigmoid_a, sigmoid_b
@@ -90,9 +92,13 @@ class LinearModel:
         calibrated = CalibratedClassifierCV(svm, cv=min(folds, smallest), method="sigmoid", ensemble=False)
         calibrated.fit(features, labels)
         fitted = calibrated.calibrated_classifiers_[0]
-        return cls([str(c) for c in calibrated.classes_], fitted.base_estimator.coef_,
-                   fitted.base_estimator.intercept_,
-                   np.array([c.a_ for c in fitted.calibrators]), np.array([c.b_ for c in fitted.calibrators]))
+        return cls(
+            [str(c) for c in calibrated.classes_],
+            fitted.base_estimator.coef_,
+            fitted.base_estimator.intercept_,
+            np.array([c.a_ for c in fitted.calibrators]),
+            np.array([c.b_ for c in fitted.calibrators]),
+        )
 
     def predict_proba(self, features: Any) -> np.ndarray:
         scores = np.asarray(features @ self.coef.T) + self.intercept
@@ -112,8 +118,9 @@ class NgramModel:
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self.config = config
-        self.char = TfidfVectorizer(analyzer="char", ngram_range=(1, config["max_char_ngram"]),
-                                    sublinear_tf=True, lowercase=True)
+        self.char = TfidfVectorizer(
+            analyzer="char", ngram_range=(1, config["max_char_ngram"]), sublinear_tf=True, lowercase=True
+        )
         self.word = TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True)
         self.linear: Optional[LinearModel] = None
 
@@ -124,8 +131,9 @@ class NgramModel:
         return hstack([self.char.transform(texts), weight * self.word.transform(tokens)]).tocsr()
 
     def fit(self, texts: List[str], tokens: List[List[str]], labels: List[str]) -> "NgramModel":
-        self.linear = LinearModel.fit(self.features(texts, tokens, fit=True), labels,
-                                      C=self.config["C"], folds=self.config["calibration_folds"])
+        self.linear = LinearModel.fit(
+            self.features(texts, tokens, fit=True), labels, C=self.config["C"], folds=self.config["calibration_folds"]
+        )
         return self
 
     @property
@@ -142,12 +150,18 @@ class NgramModel:
         return self.fitted.predict_proba(self.features(texts, tokens))
 
     def save(self, directory: Path) -> None:
-        meta = {"char_vocabulary": {k: int(v) for k, v in self.char.vocabulary_.items()},
-                "word_vocabulary": {k: int(v) for k, v in self.word.vocabulary_.items()},
-                "classes": self.fitted.classes}
+        meta = {
+            "char_vocabulary": {k: int(v) for k, v in self.char.vocabulary_.items()},
+            "word_vocabulary": {k: int(v) for k, v in self.word.vocabulary_.items()},
+            "classes": self.fitted.classes,
+        }
         (directory / _META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        np.savez(directory / _ARRAYS_FILE, char_idf=self.char.idf_, word_idf=self.word.idf_,
-                 **{name: getattr(self.linear, name) for name in LinearModel.ARRAYS})
+        np.savez(
+            directory / _ARRAYS_FILE,
+            char_idf=self.char.idf_,
+            word_idf=self.word.idf_,
+            **{name: getattr(self.linear, name) for name in LinearModel.ARRAYS},
+        )
 
     @classmethod
     def load(cls, config: Dict[Text, Any], directory: Path) -> "NgramModel":
@@ -168,16 +182,26 @@ class NgramClassifier(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {"max_char_ngram": 2, "word_weight": 0.7, "C": 1.0, "calibration_folds": 5}
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Optional[NgramModel] = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Optional[NgramModel] = None,
+    ) -> None:
         self._config = config
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "NgramClassifier":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "NgramClassifier":
         return cls(config, model_storage, resource)
 
     # What subclasses provide -------------------------------------------------
@@ -194,8 +218,9 @@ class NgramClassifier(GraphComponent):
         if len(set(labels)) < 2:
             logger.warning("%s: fewer than two labels in the data; not trained.", type(self).__name__)
             return self._resource
-        self._model = NgramModel(self._config).fit([m.get(TEXT) for m in examples],
-                                                   [message_tokens(m) for m in examples], labels)
+        self._model = NgramModel(self._config).fit(
+            [m.get(TEXT) for m in examples], [message_tokens(m) for m in examples], labels
+        )
         with self._model_storage.write_to(self._resource) as directory:
             self._model.save(directory)
         return self._resource
@@ -206,8 +231,9 @@ class NgramClassifier(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         if self._model is None or not messages:
             return messages
-        probabilities = self._model.predict_proba([m.get(TEXT) or "" for m in messages],
-                                                  [message_tokens(m) for m in messages])
+        probabilities = self._model.predict_proba(
+            [m.get(TEXT) or "" for m in messages], [message_tokens(m) for m in messages]
+        )
         classes = self._model.classes
         for message, row in zip(messages, probabilities):
             order = np.argsort(row)[::-1]
@@ -215,8 +241,14 @@ class NgramClassifier(GraphComponent):
         return messages
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "NgramClassifier":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "NgramClassifier":
         try:
             with model_storage.read_from(resource) as directory:
                 model = NgramModel.load(config, directory)

@@ -4,6 +4,7 @@ Traditional characters become Simplified (OpenCC) and full-width ASCII becomes
 half-width. Both map one character to one character, so entity spans annotated
 on the original training text stay valid after normalisation.
 """
+
 from typing import List
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -17,9 +18,7 @@ from deescalate.textnorm import normalize_text, to_halfwidth, to_simplified
 __all__ = ["ChineseNormalizer", "normalize_text", "to_halfwidth", "to_simplified"]
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class ChineseNormalizer(StatelessComponent):
     """Rewrites each message's text into normalised, Simplified Chinese."""
 

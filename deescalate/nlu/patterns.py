@@ -6,6 +6,7 @@ give the canonical value, so they do not depend on how jieba cut the words.
 An escalation mention from any extractor is then kept only when it reads as the
 customer's own threat (`not_own_threat` in the same file).
 """
+
 import re
 from pathlib import Path
 from typing import Any, Dict, List, Text, Tuple
@@ -31,10 +32,13 @@ def _load(path: Path) -> Dict[str, Any]:
 
 
 def load_patterns(path: Path = PATTERNS_FILE) -> List[Dict[str, Any]]:
-    return [{"entity": entity, "value": value, "regex": re.compile(pattern)}
-            for entity, values in _load(path).items() if entity != NOT_OWN_THREAT
-            for value, patterns in values.items()
-            for pattern in patterns]
+    return [
+        {"entity": entity, "value": value, "regex": re.compile(pattern)}
+        for entity, values in _load(path).items()
+        if entity != NOT_OWN_THREAT
+        for value, patterns in values.items()
+        for pattern in patterns
+    ]
 
 
 def load_threat_filter(path: Path = PATTERNS_FILE) -> Dict[str, "re.Pattern[str]"]:
@@ -60,12 +64,11 @@ def is_own_threat(text: str, entity: Dict[str, Any], rules: Dict[str, "re.Patter
         return True
     mention = text[start:end]
     left, right = clause_around(text, start, end)
-    if (start > 0 and _DIGIT.match(text[start - 1])) or _DIGIT.match(text[end:end + 1]):
+    if (start > 0 and _DIGIT.match(text[start - 1])) or _DIGIT.match(text[end : end + 1]):
         if mention.isdigit():
             return False  # 110 inside a longer number
     clause = left + mention + right
-    if rules["others_act"].search(clause) or rules["object_after"].search(right) \
-            or rules["actor_before"].search(left):
+    if rules["others_act"].search(clause) or rules["object_after"].search(right) or rules["actor_before"].search(left):
         return False
     if "法院" in mention and rules["court_acts_after"].search(right):
         return False
@@ -73,8 +76,11 @@ def is_own_threat(text: str, entity: Dict[str, Any], rules: Dict[str, "re.Patter
         return False
     if rules["platforms"].fullmatch(mention) and not rules["posting"].search(clause):
         return False
-    if rules["claim_report"].search(mention) and rules["claim_words"].search(text) \
-            and not rules["police_words"].search(clause):
+    if (
+        rules["claim_report"].search(mention)
+        and rules["claim_words"].search(text)
+        and not rules["police_words"].search(clause)
+    ):
         return False
     return True
 
@@ -83,8 +89,9 @@ def find_pattern_entities(text: str, patterns: List[Dict[str, Any]]) -> List[Dic
     found = []
     for pattern in patterns:
         for match in pattern["regex"].finditer(text):
-            found.append({"entity": pattern["entity"], "value": pattern["value"],
-                          "start": match.start(), "end": match.end()})
+            found.append(
+                {"entity": pattern["entity"], "value": pattern["value"], "start": match.start(), "end": match.end()}
+            )
     return found
 
 
@@ -102,11 +109,11 @@ class PatternEntityExtractor(StatelessComponent, EntityExtractorMixin):
             text = message.get(TEXT) or ""
             existing = message.get(ENTITIES, [])
             known = {(e.get("entity"), e.get("value")) for e in existing}
-            found = [e for e in find_pattern_entities(text, self.patterns)
-                     if (e["entity"], e["value"]) not in known]
+            found = [e for e in find_pattern_entities(text, self.patterns) if (e["entity"], e["value"]) not in known]
             unique = list({(e["entity"], e["value"]): e for e in found}.values())
             entities = existing + self.add_extractor_name(unique)
-            kept = [e for e in entities
-                    if e.get("entity") != "escalation" or is_own_threat(text, e, self.threat_filter)]
+            kept = [
+                e for e in entities if e.get("entity") != "escalation" or is_own_threat(text, e, self.threat_filter)
+            ]
             message.set(ENTITIES, kept, add_to_output=True)
         return messages

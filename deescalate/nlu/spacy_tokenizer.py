@@ -6,6 +6,7 @@ folder and adds them to jieba whenever the pipeline is loaded, so Rasa's
 SpacyNLP, the EntityRuler and training all segment 退保, 犹豫期, 银保监会… as one
 token. Importing this module registers the tokenizer with spaCy.
 """
+
 import json
 from pathlib import Path
 from typing import Callable, Iterable, List, Union
@@ -40,9 +41,7 @@ class JiebaUserWordsTokenizer(ChineseTokenizer):
     def to_disk(self, path: Union[str, Path], **kwargs) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / _WORDS_FILE).write_text(
-            json.dumps(self.user_words, ensure_ascii=False, indent=0), encoding="utf-8"
-        )
+        (path / _WORDS_FILE).write_text(json.dumps(self.user_words, ensure_ascii=False, indent=0), encoding="utf-8")
 
     def from_disk(self, path: Union[str, Path], **kwargs) -> "JiebaUserWordsTokenizer":
         words_file = Path(path) / _WORDS_FILE

@@ -5,13 +5,19 @@ attributes (no style attributes), which the pages' Content-Security-Policy
 allows. Each chart carries a <title> and an aria-label; the page also shows
 the numbers as a table.
 """
+
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from markupsafe import Markup
 
-EMOTION_COLOURS = {"calm": "#43a047", "confused": "#1e88e5", "anxious": "#fdd835",
-                   "angry": "#fb8c00", "furious": "#e53935"}
+EMOTION_COLOURS = {
+    "calm": "#43a047",
+    "confused": "#1e88e5",
+    "anxious": "#fdd835",
+    "angry": "#fb8c00",
+    "furious": "#e53935",
+}
 BAR = "#3f6fb5"
 GRID = "#d9dde3"
 INK = "#1d2330"
@@ -19,17 +25,28 @@ MUTED = "#667085"
 
 
 def _svg(width: int, height: int, title: str) -> ET.Element:
-    svg = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {width} {height}",
-                             "width": str(width), "height": str(height), "role": "img",
-                             "aria-label": title, "class": "chart"})
+    svg = ET.Element(
+        "svg",
+        {
+            "xmlns": "http://www.w3.org/2000/svg",
+            "viewBox": f"0 0 {width} {height}",
+            "width": str(width),
+            "height": str(height),
+            "role": "img",
+            "aria-label": title,
+            "class": "chart",
+        },
+    )
     ET.SubElement(svg, "title").text = title
     return svg
 
 
-def _text(parent: ET.Element, x: float, y: float, text: str, anchor: str = "start",
-          fill: str = INK, size: int = 12) -> None:
-    node = ET.SubElement(parent, "text", {"x": f"{x:.1f}", "y": f"{y:.1f}", "text-anchor": anchor,
-                                          "fill": fill, "font-size": str(size)})
+def _text(
+    parent: ET.Element, x: float, y: float, text: str, anchor: str = "start", fill: str = INK, size: int = 12
+) -> None:
+    node = ET.SubElement(
+        parent, "text", {"x": f"{x:.1f}", "y": f"{y:.1f}", "text-anchor": anchor, "fill": fill, "font-size": str(size)}
+    )
     node.text = text
 
 
@@ -50,9 +67,15 @@ def _nice_max(value: float) -> float:
     return step * 10
 
 
-def hbar_chart(items: Sequence[Tuple[str, float]], title: str, value_label: Optional[Sequence[str]] = None,
-               width: int = 560, label_width: int = 150, maximum: Optional[float] = None,
-               colour: str = BAR) -> Markup:
+def hbar_chart(
+    items: Sequence[Tuple[str, float]],
+    title: str,
+    value_label: Optional[Sequence[str]] = None,
+    width: int = 560,
+    label_width: int = 150,
+    maximum: Optional[float] = None,
+    colour: str = BAR,
+) -> Markup:
     """Horizontal bars, one row per item, the value written after each bar."""
     row, top = 26, 8
     height = top * 2 + row * max(1, len(items))
@@ -65,28 +88,48 @@ def hbar_chart(items: Sequence[Tuple[str, float]], title: str, value_label: Opti
     for index, (label, value) in enumerate(items):
         y = top + index * row
         _text(svg, label_width - 8, y + 17, label, "end")
-        bar = ET.SubElement(svg, "rect", {"x": str(label_width), "y": str(y + 4), "height": str(row - 8),
-                                          "width": f"{max(1.0, plot * value / scale_max):.1f}", "fill": colour,
-                                          "rx": "2"})
+        bar = ET.SubElement(
+            svg,
+            "rect",
+            {
+                "x": str(label_width),
+                "y": str(y + 4),
+                "height": str(row - 8),
+                "width": f"{max(1.0, plot * value / scale_max):.1f}",
+                "fill": colour,
+                "rx": "2",
+            },
+        )
         ET.SubElement(bar, "title").text = f"{label}：{value_label[index] if value_label else value}"
-        _text(svg, label_width + plot * value / scale_max + 6, y + 17,
-              value_label[index] if value_label else f"{value:g}", fill=MUTED)
+        _text(
+            svg,
+            label_width + plot * value / scale_max + 6,
+            y + 17,
+            value_label[index] if value_label else f"{value:g}",
+            fill=MUTED,
+        )
     return _markup(svg)
 
 
-def stacked_columns(days: Sequence[str], series: Sequence[Tuple[str, str, str]],
-                    values: Dict[str, Dict[str, int]], title: str, width: int = 1100,
-                    height: int = 260) -> Markup:
+def stacked_columns(
+    days: Sequence[str],
+    series: Sequence[Tuple[str, str, str]],
+    values: Dict[str, Dict[str, int]],
+    title: str,
+    width: int = 1100,
+    height: int = 260,
+) -> Markup:
     """One column per day, stacked by series (key, label, colour), with a legend."""
     left, right, top, bottom = 36, 10, 28, 34
     svg = _svg(width, height, title)
     plot_w, plot_h = width - left - right, height - top - bottom
     totals = [sum(values.get(day, {}).values()) for day in days]
     scale_max = _nice_max(max(totals, default=0))
-    for fraction in ((0, 0.5, 1) if scale_max % 2 == 0 else (0, 1)):
+    for fraction in (0, 0.5, 1) if scale_max % 2 == 0 else (0, 1):
         y = top + plot_h * (1 - fraction)
-        ET.SubElement(svg, "line", {"x1": str(left), "x2": str(width - right), "y1": f"{y:.1f}",
-                                    "y2": f"{y:.1f}", "stroke": GRID})
+        ET.SubElement(
+            svg, "line", {"x1": str(left), "x2": str(width - right), "y1": f"{y:.1f}", "y2": f"{y:.1f}", "stroke": GRID}
+        )
         _text(svg, left - 6, y + 4, f"{scale_max * fraction:g}", "end", MUTED, 11)
     slot = plot_w / max(1, len(days))
     column = max(2.0, min(28.0, slot * 0.7))
@@ -100,8 +143,11 @@ def stacked_columns(days: Sequence[str], series: Sequence[Tuple[str, str, str]],
                 continue
             h = plot_h * count / scale_max
             y -= h
-            rect = ET.SubElement(svg, "rect", {"x": f"{x:.1f}", "y": f"{y:.1f}", "width": f"{column:.1f}",
-                                               "height": f"{h:.1f}", "fill": colour})
+            rect = ET.SubElement(
+                svg,
+                "rect",
+                {"x": f"{x:.1f}", "y": f"{y:.1f}", "width": f"{column:.1f}", "height": f"{h:.1f}", "fill": colour},
+            )
             ET.SubElement(rect, "title").text = f"{day} {label}：{count}"
         if index % label_every == 0:
             _text(svg, x + column / 2, top + plot_h + 16, day[5:], "middle", MUTED, 11)
@@ -120,14 +166,34 @@ def rate_gauge(rate: Optional[float], title: str, detail: str, colour: str = BAR
     size, radius, stroke = 180, 62, 16
     svg = _svg(size, size + 24, title)
     centre = size / 2
-    ET.SubElement(svg, "circle", {"cx": str(centre), "cy": str(centre), "r": str(radius), "fill": "none",
-                                  "stroke": GRID, "stroke-width": str(stroke)})
+    ET.SubElement(
+        svg,
+        "circle",
+        {
+            "cx": str(centre),
+            "cy": str(centre),
+            "r": str(radius),
+            "fill": "none",
+            "stroke": GRID,
+            "stroke-width": str(stroke),
+        },
+    )
     if rate is not None:
         circumference = 2 * 3.141592653589793 * radius
-        ET.SubElement(svg, "circle", {
-            "cx": str(centre), "cy": str(centre), "r": str(radius), "fill": "none", "stroke": colour,
-            "stroke-width": str(stroke), "stroke-dasharray": f"{circumference * rate:.2f} {circumference:.2f}",
-            "transform": f"rotate(-90 {centre} {centre})"})
+        ET.SubElement(
+            svg,
+            "circle",
+            {
+                "cx": str(centre),
+                "cy": str(centre),
+                "r": str(radius),
+                "fill": "none",
+                "stroke": colour,
+                "stroke-width": str(stroke),
+                "stroke-dasharray": f"{circumference * rate:.2f} {circumference:.2f}",
+                "transform": f"rotate(-90 {centre} {centre})",
+            },
+        )
     _text(svg, centre, centre + 8, "—" if rate is None else f"{rate * 100:.0f}%", "middle", INK, 24)
     _text(svg, centre, size + 14, detail, "middle", MUTED, 12)
     return _markup(svg)

@@ -14,6 +14,7 @@ Rows are claimed (exported_at set) before the file is written, so two
 exports at once never write the same correction twice; a failed write gives
 the rows back.
 """
+
 import datetime as dt
 import json
 import os
@@ -87,7 +88,7 @@ def annotate(text: str, entities: Iterable[Dict[str, Any]]) -> str:
 @dataclass
 class Example:
     intent: str
-    text: str                      # annotated
+    text: str  # annotated
     emotion: Optional[str]
 
 
@@ -129,9 +130,9 @@ def existing_examples(folder: Path) -> Dict[str, str]:
 class ExportResult:
     path: Optional[Path] = None
     exported: int = 0
-    already_present: int = 0        # same text and intent already in the data: nothing to add
-    conflicts: List[str] = field(default_factory=list)   # texts the data has under another intent
-    skipped: int = 0                # no usable intent (e.g. fallback, never corrected): left pending
+    already_present: int = 0  # same text and intent already in the data: nothing to add
+    conflicts: List[str] = field(default_factory=list)  # texts the data has under another intent
+    skipped: int = 0  # no usable intent (e.g. fallback, never corrected): left pending
 
 
 def _file_name(folder: Path, now: dt.datetime) -> Path:
@@ -147,8 +148,12 @@ def _claim(factory: sessionmaker, stamp: dt.datetime) -> List[int]:
     with factory() as session:
         ids = [row.id for row in session.query(Correction.id).filter(Correction.exported_at.is_(None))]
         if ids:
-            session.execute(update(Correction).where(Correction.id.in_(ids), Correction.exported_at.is_(None))
-                            .values(exported_at=stamp).execution_options(synchronize_session=False))
+            session.execute(
+                update(Correction)
+                .where(Correction.id.in_(ids), Correction.exported_at.is_(None))
+                .values(exported_at=stamp)
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
         return [row.id for row in session.query(Correction.id).filter(Correction.exported_at == stamp)]
 
@@ -157,13 +162,18 @@ def _release(factory: sessionmaker, ids: List[int]) -> None:
     if not ids:
         return
     with factory() as session:
-        session.execute(update(Correction).where(Correction.id.in_(ids)).values(exported_at=None)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Correction)
+            .where(Correction.id.in_(ids))
+            .values(exported_at=None)
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
 
 
-def _examples(session: Session, rows: List[Correction], known: Dict[str, str],
-              result: ExportResult) -> Tuple[List[Example], List[int]]:
+def _examples(
+    session: Session, rows: List[Correction], known: Dict[str, str], result: ExportResult
+) -> Tuple[List[Example], List[int]]:
     """Examples to write, and the ids to give back (no usable intent)."""
     events = events_by_id(session, [row.event_id for row in rows])
     examples, give_back, seen = [], [], set()
@@ -187,8 +197,9 @@ def _examples(session: Session, rows: List[Correction], known: Dict[str, str],
     return examples, give_back
 
 
-def export_corrections(factory: sessionmaker, folder: Optional[Path] = None,
-                       now: Optional[dt.datetime] = None) -> ExportResult:
+def export_corrections(
+    factory: sessionmaker, folder: Optional[Path] = None, now: Optional[dt.datetime] = None
+) -> ExportResult:
     """Write the pending corrections to a new NLU file in `folder` and mark them exported."""
     folder = folder or corrections_dir()
     result = ExportResult()

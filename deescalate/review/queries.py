@@ -4,6 +4,7 @@ Cases come from the product's `cases` table; what was said comes from Rasa's
 `events` table, read with plain SQLAlchemy Core (never Rasa internals), so
 the same code runs on SQLite and PostgreSQL.
 """
+
 import datetime as dt
 import json
 import math
@@ -19,7 +20,6 @@ from deescalate.events import EVENTS, StoredEvent, customer_event, read_events
 
 PER_PAGE = 25
 LIKE_ESCAPE = "!"
-
 
 
 def day_start_utc(day: dt.date) -> dt.datetime:
@@ -59,8 +59,8 @@ class CaseFilters:
     domain: str = ""
     cause: str = ""
     emotion_peak: str = ""
-    escalation: str = ""        # "", "any", "none" or one escalation value
-    taboo: str = ""             # "", "yes", "no"
+    escalation: str = ""  # "", "any", "none" or one escalation value
+    taboo: str = ""  # "", "yes", "no"
     status: str = ""
     q: str = ""
     page: int = 1
@@ -76,19 +76,26 @@ class CaseFilters:
         except ValueError:
             page = 1
         return cls(
-            date_from=_date(get("date_from")), date_to=_date(get("date_to")),
-            domain=_choice(get("domain"), DOMAINS), cause=_choice(get("cause"), CAUSES),
+            date_from=_date(get("date_from")),
+            date_to=_date(get("date_to")),
+            domain=_choice(get("domain"), DOMAINS),
+            cause=_choice(get("cause"), CAUSES),
             emotion_peak=_choice(get("emotion_peak"), EMOTIONS),
             escalation=_choice(get("escalation"), ("any", "none") + ESCALATIONS),
-            taboo=_choice(get("taboo"), ("yes", "no")), status=_choice(get("status"), CASE_STATUSES),
-            q=get("q")[:100], page=page,
+            taboo=_choice(get("taboo"), ("yes", "no")),
+            status=_choice(get("status"), CASE_STATUSES),
+            q=get("q")[:100],
+            page=page,
         )
 
     def as_args(self, **changes: Any) -> Dict[str, str]:
         """Non-empty filters as query arguments, e.g. for the pager's links."""
         values = {**asdict(self), **changes}
-        return {f.name: str(values[f.name]) for f in fields(self)
-                if values[f.name] not in (None, "") and not (f.name == "page" and values[f.name] == 1)}
+        return {
+            f.name: str(values[f.name])
+            for f in fields(self)
+            if values[f.name] not in (None, "") and not (f.name == "page" and values[f.name] == 1)
+        }
 
 
 def like_pattern(text: str) -> str:
@@ -151,8 +158,7 @@ def case_page(session: Session, filters: CaseFilters, per_page: int = PER_PAGE) 
     total = query.count()
     pages = max(1, math.ceil(total / per_page))
     page = min(filters.page, pages)
-    cases = (query.order_by(Case.created_at.desc(), Case.case_id)
-             .offset((page - 1) * per_page).limit(per_page).all())
+    cases = query.order_by(Case.created_at.desc(), Case.case_id).offset((page - 1) * per_page).limit(per_page).all()
     return CasePage(cases, total, page, pages)
 
 
@@ -163,8 +169,12 @@ def case_events(session: Session, case_id: str) -> List[StoredEvent]:
 
 def corrections_of_case(session: Session, case_id: str) -> Dict[int, Correction]:
     """The latest correction of each turn of the case, by event id."""
-    rows = (session.query(Correction).filter(Correction.case_id == case_id)
-            .order_by(Correction.created_at, Correction.id).all())
+    rows = (
+        session.query(Correction)
+        .filter(Correction.case_id == case_id)
+        .order_by(Correction.created_at, Correction.id)
+        .all()
+    )
     return {row.event_id: row for row in rows}
 
 
@@ -176,8 +186,9 @@ class CorrectionError(ValueError):
     """A correction that cannot be saved, with a message for the trainer."""
 
 
-def save_correction(session: Session, case_id: str, event_id: int, intent: str, emotion: str,
-                    trainer: str) -> Correction:
+def save_correction(
+    session: Session, case_id: str, event_id: int, intent: str, emotion: str, trainer: str
+) -> Correction:
     """Record a trainer's labels for one customer turn; the caller commits.
 
     A value equal to the prediction is stored as None (unchanged). A turn's
@@ -194,9 +205,11 @@ def save_correction(session: Session, case_id: str, event_id: int, intent: str, 
     parse = event.data.get("parse_data") or {}
     predicted_intent = (parse.get("intent") or {}).get("name")
     predicted_emotion = (parse.get("emotion") or {}).get("name")
-    correction = (session.query(Correction)
-                  .filter(Correction.event_id == event_id, Correction.case_id == case_id,
-                          Correction.exported_at.is_(None)).first())
+    correction = (
+        session.query(Correction)
+        .filter(Correction.event_id == event_id, Correction.case_id == case_id, Correction.exported_at.is_(None))
+        .first()
+    )
     if correction is None:
         correction = Correction(case_id=case_id, event_id=event_id)
         session.add(correction)

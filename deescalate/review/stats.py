@@ -1,4 +1,5 @@
 """Figures for the review dashboard, from the recorded cases and the agents' turns."""
+
 import datetime as dt
 import json
 from collections import Counter, defaultdict
@@ -13,8 +14,8 @@ from deescalate.db.models import Case
 from deescalate.events import EVENTS
 from deescalate.review.queries import LIKE_ESCAPE, day_start_utc, like_pattern, utc_to_local
 
-MAX_DAYS = 92          # days drawn in the per-day chart
-UNSIGNED = ""          # agent turns recorded without an agent name
+MAX_DAYS = 92  # days drawn in the per-day chart
+UNSIGNED = ""  # agent turns recorded without an agent name
 
 
 @dataclass
@@ -23,7 +24,7 @@ class AgentFigures:
     with_suggestion: int = 0
     taboo_hits: int = 0
     turns_with_taboo: int = 0
-    taboo_families: Counter = field(default_factory=Counter)   # taboo family id -> hits
+    taboo_families: Counter = field(default_factory=Counter)  # taboo family id -> hits
 
 
 @dataclass
@@ -61,10 +62,14 @@ class Dashboard:
 
 
 def _case_figures(session: Session, board: Dashboard) -> None:
-    rows = (session.query(Case.cause, Case.emotion_peak, Case.escalation, Case.created_at)
-            .filter(Case.created_at >= day_start_utc(board.date_from),
-                    Case.created_at < day_start_utc(board.date_to + dt.timedelta(days=1)))
-            .all())
+    rows = (
+        session.query(Case.cause, Case.emotion_peak, Case.escalation, Case.created_at)
+        .filter(
+            Case.created_at >= day_start_utc(board.date_from),
+            Case.created_at < day_start_utc(board.date_to + dt.timedelta(days=1)),
+        )
+        .all()
+    )
     causes: Counter = Counter()
     escalations: Counter = Counter()
     per_day: Dict[dt.date, Counter] = defaultdict(Counter)
@@ -88,10 +93,16 @@ def _agent_figures(session: Session, board: Dashboard) -> None:
     start = dt.datetime.combine(board.date_from, dt.time()).timestamp()
     end = dt.datetime.combine(board.date_to + dt.timedelta(days=1), dt.time()).timestamp()
     rows = session.execute(
-        select(EVENTS.c.data).where(and_(
-            EVENTS.c.type_name == "bot", EVENTS.c.timestamp >= start, EVENTS.c.timestamp < end,
-            EVENTS.c.data.like(like_pattern('"author"'), escape=LIKE_ESCAPE),
-            EVENTS.c.data.like(like_pattern('"agent"'), escape=LIKE_ESCAPE)))).fetchall()
+        select(EVENTS.c.data).where(
+            and_(
+                EVENTS.c.type_name == "bot",
+                EVENTS.c.timestamp >= start,
+                EVENTS.c.timestamp < end,
+                EVENTS.c.data.like(like_pattern('"author"'), escape=LIKE_ESCAPE),
+                EVENTS.c.data.like(like_pattern('"agent"'), escape=LIKE_ESCAPE),
+            )
+        )
+    ).fetchall()
     for (raw,) in rows:
         try:
             metadata = (json.loads(raw) or {}).get("metadata") or {}

@@ -6,6 +6,7 @@ predicted; the assist answer stored right after it gives the suggestions
 shown at that turn; the agent's turns (bot events with metadata author=agent)
 name the suggestion they came from and the taboo phrases found in them.
 """
+
 import datetime as dt
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -24,27 +25,38 @@ def local_time(timestamp: Optional[float]) -> str:
 def _label(value: Any) -> Dict[str, Any]:
     value = value if isinstance(value, dict) else {}
     confidence = value.get("confidence")
-    return {"name": value.get("name"),
-            "confidence": float(confidence) if isinstance(confidence, (int, float)) else None}
+    return {
+        "name": value.get("name"),
+        "confidence": float(confidence) if isinstance(confidence, (int, float)) else None,
+    }
 
 
 def customer_turn(event_id: int, timestamp: float, data: Dict[str, Any]) -> Dict[str, Any]:
     parse = data.get("parse_data") or {}
     ranking = [_label(item) for item in (parse.get("intent_ranking") or [])[:RANKING_SHOWN]]
     return {
-        "kind": "customer", "event_id": event_id, "time": local_time(timestamp),
-        "text": data.get("text") or "", "channel": data.get("input_channel"),
-        "intent": _label(parse.get("intent")), "emotion": _label(parse.get("emotion")),
-        "ranking": ranking, "suggestions": [], "alerts": [], "analysis": {}, "used": [],
+        "kind": "customer",
+        "event_id": event_id,
+        "time": local_time(timestamp),
+        "text": data.get("text") or "",
+        "channel": data.get("input_channel"),
+        "intent": _label(parse.get("intent")),
+        "emotion": _label(parse.get("emotion")),
+        "ranking": ranking,
+        "suggestions": [],
+        "alerts": [],
+        "analysis": {},
+        "used": [],
     }
 
 
 def taboo_details(text: str, ids: List[str], checker: Optional[TabooChecker]) -> List[Dict[str, Any]]:
     """The taboo phrases recorded for an agent turn, located in its text when the KB still knows them."""
     found = {hit["id"]: hit for hit in (checker.check(text) if checker else [])}
-    return [found.get(taboo_id, {"id": taboo_id, "phrase": taboo_id, "why": "", "rewrite": "",
-                                 "start": None, "end": None})
-            for taboo_id in ids]
+    return [
+        found.get(taboo_id, {"id": taboo_id, "phrase": taboo_id, "why": "", "rewrite": "", "start": None, "end": None})
+        for taboo_id in ids
+    ]
 
 
 def highlight(text: str, hits: Iterable[Dict[str, Any]]) -> List[Tuple[str, bool]]:
@@ -64,22 +76,35 @@ def highlight(text: str, hits: Iterable[Dict[str, Any]]) -> List[Tuple[str, bool
     return pieces
 
 
-def agent_turn(event_id: int, timestamp: float, data: Dict[str, Any],
-               checker: Optional[TabooChecker]) -> Dict[str, Any]:
+def agent_turn(
+    event_id: int, timestamp: float, data: Dict[str, Any], checker: Optional[TabooChecker]
+) -> Dict[str, Any]:
     metadata = data.get("metadata") or {}
     text = data.get("text") or ""
     ids = [str(t) for t in (metadata.get("taboo") or [])]
     hits = taboo_details(text, ids, checker)
-    return {"kind": "agent", "event_id": event_id, "time": local_time(timestamp), "text": text,
-            "agent": metadata.get("agent_name") or metadata.get("agent") or "",
-            "suggestion_id": metadata.get("suggestion_id"), "suggestion": None,
-            "taboo": hits, "pieces": highlight(text, hits)}
+    return {
+        "kind": "agent",
+        "event_id": event_id,
+        "time": local_time(timestamp),
+        "text": text,
+        "agent": metadata.get("agent_name") or metadata.get("agent") or "",
+        "suggestion_id": metadata.get("suggestion_id"),
+        "suggestion": None,
+        "taboo": hits,
+        "pieces": highlight(text, hits),
+    }
 
 
 def bot_turn(event_id: int, timestamp: float, data: Dict[str, Any]) -> Dict[str, Any]:
     buttons = (data.get("data") or {}).get("buttons") or (data.get("data") or {}).get("quick_replies") or []
-    return {"kind": "bot", "event_id": event_id, "time": local_time(timestamp), "text": data.get("text") or "",
-            "buttons": [b.get("title", "") for b in buttons if isinstance(b, dict)]}
+    return {
+        "kind": "bot",
+        "event_id": event_id,
+        "time": local_time(timestamp),
+        "text": data.get("text") or "",
+        "buttons": [b.get("title", "") for b in buttons if isinstance(b, dict)],
+    }
 
 
 def _mark_used(turns: List[Dict[str, Any]], agent: Dict[str, Any]) -> None:

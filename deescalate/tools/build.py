@@ -9,6 +9,7 @@ domain.yml, data/nlu/ and data/rules.yml, and the code of our NLU components. Mo
 MODEL_CACHE_DIR (default ~/.cache/deescalate/models), so a fresh clone on the
 same machine, and CI, reuse a model trained from identical inputs.
 """
+
 import hashlib
 import os
 import shutil
@@ -37,8 +38,7 @@ def _files(paths: Iterable[str]) -> List[Path]:
         if path.is_file():
             files.append(path)
         elif path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*"))
-                         if p.is_file() and "__pycache__" not in p.parts)
+            files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and "__pycache__" not in p.parts)
     return sorted(files)
 
 
@@ -54,8 +54,14 @@ def input_hash(paths: Iterable[str] = MODEL_INPUTS) -> str:
 def build_spacy() -> Path:
     """(Re)build the spaCy pipeline when the NLU data or its builder changed."""
     stamp = SPACY_DIR / "inputs.sha"
-    wanted = input_hash(["data/nlu", "deescalate/nlu/lexicon.py",
-                         "deescalate/nlu/spacy_tokenizer.py", "deescalate/nlu/spacy_pipeline.py"])
+    wanted = input_hash(
+        [
+            "data/nlu",
+            "deescalate/nlu/lexicon.py",
+            "deescalate/nlu/spacy_tokenizer.py",
+            "deescalate/nlu/spacy_pipeline.py",
+        ]
+    )
     if stamp.exists() and stamp.read_text().strip() == wanted:
         return SPACY_DIR
     from deescalate.nlu.lexicon import annotated_phrases, load_lexicon
@@ -65,7 +71,7 @@ def build_spacy() -> Path:
     lexicon = load_lexicon(LEXICON)
     lexicon.annotated_escalations = annotated_phrases(training_files, entity="escalation")
     nlp = build_pipeline(lexicon)
-    tokenizer: Any = nlp.tokenizer      # our jieba tokenizer (spacy_tokenizer.py)
+    tokenizer: Any = nlp.tokenizer  # our jieba tokenizer (spacy_tokenizer.py)
     tokenizer.add_words(annotated_phrases(training_files))
     if SPACY_DIR.exists():
         shutil.rmtree(SPACY_DIR)
@@ -89,9 +95,23 @@ def ensure_model() -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     print(f"training {target.name} (inputs changed or no cached model)...", flush=True)
-    command = [sys.executable, "-m", "rasa", "train", "--force", "--config", "config.yml",
-               "--domain", "domain.yml", "--data", *TRAINING_DATA,
-               "--out", str(target.parent), "--fixed-model-name", target.name[: -len(".tar.gz")]]
+    command = [
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "--force",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--data",
+        *TRAINING_DATA,
+        "--out",
+        str(target.parent),
+        "--fixed-model-name",
+        target.name[: -len(".tar.gz")],
+    ]
     subprocess.run(command, cwd=ROOT, check=True)
     return target
 

@@ -12,6 +12,7 @@ When ../shared/real-dev/ is beside the repository, the same report also holds
 the figures on real customers' words (deescalate/tools/real_words.py); without it
 that part is skipped with a message.
 """
+
 import argparse
 import asyncio
 import json
@@ -28,8 +29,13 @@ from deescalate.tools.build import ROOT, ensure_model
 from deescalate.tools.real_words import SKIP_MESSAGE, evaluate_real_words, real_dev_dir
 from deescalate.tools.real_words import markdown as real_words_markdown
 
-TARGETS = {"intent_macro_f1": 0.92, "emotion_macro_f1": 0.85, "escalation_recall": 0.95,
-           "amount_exact": 0.95, "traditional_gap": 0.05}
+TARGETS = {
+    "intent_macro_f1": 0.92,
+    "emotion_macro_f1": 0.85,
+    "escalation_recall": 0.95,
+    "amount_exact": 0.95,
+    "traditional_gap": 0.05,
+}
 FLOORS_FILE = Path(__file__).resolve().with_name("floors.yml")
 
 
@@ -45,8 +51,14 @@ def load_examples(folder: Path) -> List[Dict[str, Any]]:
     for path in sorted(folder.glob("*.yml")):
         for message in load_data(str(path)).intent_examples:
             metadata = (message.get("metadata") or {}).get("example") or {}
-            examples.append({"text": message.get("text"), "intent": message.get("intent"),
-                             "emotion": metadata.get("emotion"), "entities": message.get("entities") or []})
+            examples.append(
+                {
+                    "text": message.get("text"),
+                    "intent": message.get("intent"),
+                    "emotion": metadata.get("emotion"),
+                    "entities": message.get("entities") or [],
+                }
+            )
     return examples
 
 
@@ -66,7 +78,9 @@ def entity_values(entities: List[Dict[str, Any]], name: str) -> Counter:
     return Counter(str(e.get("value")) for e in entities if e.get("entity") == name)
 
 
-def entity_scores(gold: List[List[Dict[str, Any]]], predicted: List[List[Dict[str, Any]]], name: str) -> Dict[str, float]:
+def entity_scores(
+    gold: List[List[Dict[str, Any]]], predicted: List[List[Dict[str, Any]]], name: str
+) -> Dict[str, float]:
     """Value-level precision/recall/F1 of one entity over all examples (a value counted once per example)."""
     tp = fp = fn = 0
     for g, p in zip(gold, predicted):
@@ -100,8 +114,11 @@ def evaluate_examples(model: Path, examples: List[Dict[str, Any]]) -> Dict[str, 
     predicted_entities = [p.get("entities") or [] for p in parses]
     gold_entities = [e["entities"] for e in examples]
 
-    amounts = [(entity_values(g, "amount"), entity_values(p, "amount"))
-               for g, p in zip(gold_entities, predicted_entities) if entity_values(g, "amount")]
+    amounts = [
+        (entity_values(g, "amount"), entity_values(p, "amount"))
+        for g, p in zip(gold_entities, predicted_entities)
+        if entity_values(g, "amount")
+    ]
     amount_exact = sum(1 for g, p in amounts if set(g) == set(p)) / len(amounts) if amounts else 1.0
 
     traditional = [i for i, e in enumerate(examples) if is_traditional(e["text"])]
@@ -115,17 +132,26 @@ def evaluate_examples(model: Path, examples: List[Dict[str, Any]]) -> Dict[str, 
         "examples": len(examples),
         "intent_macro_f1": round(f1_score(gold_intents, predicted_intents, labels=labels, average="macro"), 4),
         "intent_accuracy": round(accuracy(list(range(len(examples)))), 4),
-        "intent_report": classification_report(gold_intents, predicted_intents, labels=labels,
-                                               output_dict=True, zero_division=0),
-        "intent_confusion": {"labels": labels,
-                             "matrix": confusion_matrix(gold_intents, predicted_intents, labels=labels).tolist()},
+        "intent_report": classification_report(
+            gold_intents, predicted_intents, labels=labels, output_dict=True, zero_division=0
+        ),
+        "intent_confusion": {
+            "labels": labels,
+            "matrix": confusion_matrix(gold_intents, predicted_intents, labels=labels).tolist(),
+        },
         "most_confused": [{"gold": g, "predicted": p, "count": n} for (g, p), n in confusions.most_common(10)],
         "fallback_rate": round(raw_fallbacks / len(examples), 4),
-        "emotion_macro_f1": round(f1_score(gold_emotions, predicted_emotions, labels=emotion_labels, average="macro"), 4),
-        "emotion_confusion": {"labels": emotion_labels,
-                              "matrix": confusion_matrix(gold_emotions, predicted_emotions, labels=emotion_labels).tolist()},
-        "entities": {name: entity_scores(gold_entities, predicted_entities, name)
-                     for name in ("escalation", "amount", "demand", "product")},
+        "emotion_macro_f1": round(
+            f1_score(gold_emotions, predicted_emotions, labels=emotion_labels, average="macro"), 4
+        ),
+        "emotion_confusion": {
+            "labels": emotion_labels,
+            "matrix": confusion_matrix(gold_emotions, predicted_emotions, labels=emotion_labels).tolist(),
+        },
+        "entities": {
+            name: entity_scores(gold_entities, predicted_entities, name)
+            for name in ("escalation", "amount", "demand", "product")
+        },
         "escalation_recall": entity_scores(gold_entities, predicted_entities, "escalation")["recall"],
         "amount_exact": round(amount_exact, 4),
         "amount_examples": len(amounts),
@@ -157,15 +183,25 @@ def write_report(report: Dict[str, Any], out: Path) -> str:
     (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     lines = ["| metric | value | target | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in summary_rows(report)]
-    lines += ["", f"examples: {report['examples']}, intent accuracy {report['intent_accuracy']:.3f}, "
-              f"fallback rate {report['fallback_rate']:.3f}, Traditional {report['traditional_accuracy']:.3f} "
-              f"({report['traditional_examples']} examples) vs Simplified {report['simplified_accuracy']:.3f}", "",
-              "| entity | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    lines += [f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
-              for name, s in report["entities"].items()]
+    lines += [
+        "",
+        f"examples: {report['examples']}, intent accuracy {report['intent_accuracy']:.3f}, "
+        f"fallback rate {report['fallback_rate']:.3f}, Traditional {report['traditional_accuracy']:.3f} "
+        f"({report['traditional_examples']} examples) vs Simplified {report['simplified_accuracy']:.3f}",
+        "",
+        "| entity | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
+        for name, s in report["entities"].items()
+    ]
     lines += ["", "Most confused intent pairs (gold → predicted):"]
     lines += [f"- {c['gold']} → {c['predicted']}: {c['count']}" for c in report["most_confused"][:5]]
-    lines += ["", "Emotion confusion (rows gold, columns predicted): " + ", ".join(report["emotion_confusion"]["labels"])]
+    lines += [
+        "",
+        "Emotion confusion (rows gold, columns predicted): " + ", ".join(report["emotion_confusion"]["labels"]),
+    ]
     lines += ["    " + " ".join(f"{n:4d}" for n in row) for row in report["emotion_confusion"]["matrix"]]
     text = "\n".join(lines)
     (out / "report.md").write_text(text + "\n", encoding="utf-8")

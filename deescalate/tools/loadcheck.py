@@ -16,6 +16,7 @@ A duplicate of a turn the client sent more than once (a retry after a lost
 answer) is what at-least-once delivery allows and is reported as such; a
 duplicate of a turn sent once is a fault.
 """
+
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Set
@@ -63,9 +64,16 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return (self.cases_table and not self.lost and not self.mixed and not self.unreadable
-                and not self.out_of_order and not self.duplicated_unexplained
-                and not self.case_rows_missing and not self.case_mismatches)
+        return (
+            self.cases_table
+            and not self.lost
+            and not self.mixed
+            and not self.unreadable
+            and not self.out_of_order
+            and not self.duplicated_unexplained
+            and not self.case_rows_missing
+            and not self.case_mismatches
+        )
 
     def note(self, message: str) -> None:
         if len(self.examples) < 20:
@@ -77,8 +85,9 @@ class CheckReport:
 
 def stored_turns(connection, prefix: str) -> Dict[str, List[Optional[re.Match]]]:  # noqa: ANN001
     """Customer turns of the run's cases, per sender, in insertion order."""
-    return {sender: [MARKER.match(text) for text in texts]
-            for sender, texts in customer_texts(connection, prefix).items()}
+    return {
+        sender: [MARKER.match(text) for text in texts] for sender, texts in customer_texts(connection, prefix).items()
+    }
 
 
 def _check_case(report: CheckReport, client: ClientCase, markers: List[Optional[re.Match]]) -> int:
@@ -128,8 +137,9 @@ def check(db_url: str, prefix: str, clients: List[ClientCase]) -> CheckReport:
             report.cases_table = inspect(connection).has_table("cases")
             case_turns: Dict[str, int] = {}
             if report.cases_table:
-                rows = connection.execute(text("SELECT case_id, turns FROM cases WHERE case_id LIKE :prefix"),
-                                          {"prefix": prefix + "%"})
+                rows = connection.execute(
+                    text("SELECT case_id, turns FROM cases WHERE case_id LIKE :prefix"), {"prefix": prefix + "%"}
+                )
                 case_turns = {case_id: count for case_id, count in rows}
     finally:
         engine.dispose()

@@ -21,6 +21,7 @@ from the store instead of processing it again. The checker still counts any
 turn stored twice. Every loop is bounded in attempts and the
 whole run in time (LOAD_DEADLINE, 540 s).
 """
+
 import asyncio
 import json
 import os
@@ -88,12 +89,14 @@ class LoadSettings:
 
     @classmethod
     def from_env(cls) -> "LoadSettings":
-        return cls(cases=int(_env_number("LOAD_CASES", cls.cases)),
-                   turns=int(_env_number("LOAD_TURNS", cls.turns)),
-                   kill_at=_env_number("LOAD_KILL_AT", cls.kill_at),
-                   timeout=_env_number("LOAD_TIMEOUT", cls.timeout),
-                   attempts=int(_env_number("LOAD_ATTEMPTS", cls.attempts)),
-                   deadline=_env_number("LOAD_DEADLINE", cls.deadline))
+        return cls(
+            cases=int(_env_number("LOAD_CASES", cls.cases)),
+            turns=int(_env_number("LOAD_TURNS", cls.turns)),
+            kill_at=_env_number("LOAD_KILL_AT", cls.kill_at),
+            timeout=_env_number("LOAD_TIMEOUT", cls.timeout),
+            attempts=int(_env_number("LOAD_ATTEMPTS", cls.attempts)),
+            deadline=_env_number("LOAD_DEADLINE", cls.deadline),
+        )
 
 
 @dataclass
@@ -104,7 +107,7 @@ class Turn:
     errors: List[str] = field(default_factory=list)
     served_by: str = ""
     answered_at: float = 0.0
-    replayed: bool = False      # answered from the store: an earlier attempt had been processed
+    replayed: bool = False  # answered from the store: an earlier attempt had been processed
 
 
 @dataclass
@@ -135,12 +138,15 @@ async def send_turn(session: aiohttp.ClientSession, run: Run, case_id: str, turn
         try:
             # The same message_id on every attempt: a turn already processed is not processed again.
             body = {"sender": case_id, "message": text, "message_id": f"{case_id}-t{turn.turn:02d}"}
-            async with session.post(run.url, json=body,
-                                    headers={"Authorization": f"Bearer {run.token}"}) as reply:
+            async with session.post(run.url, json=body, headers={"Authorization": f"Bearer {run.token}"}) as reply:
                 content = await reply.read()
                 if reply.status == 200:
                     turn.replayed = json.loads(content).get("replayed") is True
-                    turn.answered, turn.served_by, turn.answered_at = True, reply.headers.get("X-Served-By", ""), run.now()
+                    turn.answered, turn.served_by, turn.answered_at = (
+                        True,
+                        reply.headers.get("X-Served-By", ""),
+                        run.now(),
+                    )
                     run.answered += 1
                     if run.progress is not None:
                         run.progress.set()
@@ -186,7 +192,7 @@ async def kill_and_restart(run: Run, scale: ScaleSettings, total: int) -> None:
         os.waitpid(pid, 0)  # reap it when this process started it
     except ChildProcessError:
         pass
-    index = int(KILLED[len("rasa"):])
+    index = int(KILLED[len("rasa") :])
     stack = start_rasa_instance(scale, state, index)
     save_state(scale, state)
     run.kill["restarted_at"] = run.now()
@@ -208,9 +214,15 @@ async def drive(run: Run, scale: ScaleSettings) -> None:
 
 
 def client_cases(run: Run) -> List[ClientCase]:
-    return [ClientCase(case_id, answered={t.turn for t in turns if t.answered},
-                       retried={t.turn for t in turns if t.attempts > 1}, sent=len(turns))
-            for case_id, turns in run.cases.items()]
+    return [
+        ClientCase(
+            case_id,
+            answered={t.turn for t in turns if t.answered},
+            retried={t.turn for t in turns if t.attempts > 1},
+            sent=len(turns),
+        )
+        for case_id, turns in run.cases.items()
+    ]
 
 
 def summary(run: Run, report: CheckReport, duration: float) -> Dict[str, Any]:
@@ -218,17 +230,22 @@ def summary(run: Run, report: CheckReport, duration: float) -> Dict[str, Any]:
     killed_at = run.kill.get("killed_at", 0.0)
     ready_at = run.kill.get("ready_at", killed_at)
     return {
-        "cases": run.settings.cases, "turns_per_case": run.settings.turns,
-        "turns_sent": len(turns), "requests": sum(t.attempts for t in turns),
-        "answered": sum(t.answered for t in turns), "unanswered": sum(not t.answered for t in turns),
+        "cases": run.settings.cases,
+        "turns_per_case": run.settings.turns,
+        "turns_sent": len(turns),
+        "requests": sum(t.attempts for t in turns),
+        "answered": sum(t.answered for t in turns),
+        "unanswered": sum(not t.answered for t in turns),
         "retried_turns": sum(t.attempts > 1 for t in turns),
         "replayed_turns": sum(t.replayed for t in turns),
         "client_errors": dict(Counter(e["kind"] for e in run.errors)),
         "client_errors_kill_to_ready": sum(killed_at <= e["at"] <= ready_at + 5 for e in run.errors),
         "served_by": dict(Counter(t.served_by for t in turns if t.answered)),
         "served_by_restarted_instance_after_ready": sum(
-            t.served_by == KILLED and t.answered_at > ready_at for t in turns),
-        "kill": run.kill, "duration_s": round(duration, 1),
+            t.served_by == KILLED and t.answered_at > ready_at for t in turns
+        ),
+        "kill": run.kill,
+        "duration_s": round(duration, 1),
         "turns_per_second": round(sum(t.answered for t in turns) / max(duration, 1e-9), 1),
         "check": report.as_dict(),
     }
@@ -238,19 +255,19 @@ def print_summary(result: Dict[str, Any]) -> None:
     check_ = result["check"]
     kill = result["kill"]
     print(f"""
-load test: {result['cases']} cases x {result['turns_per_case']} turns through haproxy, {result['duration_s']} s
-  turns sent        {result['turns_sent']}   (HTTP requests {result['requests']}, retried turns {result['retried_turns']}, answered from the store {result['replayed_turns']})
-  answered          {result['answered']}   (unanswered after retries {result['unanswered']})
-  stored            {check_['stored']}   (rows {check_['stored_rows']})
-  duplicated        {check_['duplicated']}   (of retried turns {check_['duplicated_retried']}, unexplained {check_['duplicated_unexplained']})
-  lost              {check_['lost']}
-  mixed / unreadable / out of order   {check_['mixed']} / {check_['unreadable']} / {check_['out_of_order']}
-  cases table       {'present' if check_['cases_table'] else 'MISSING'}; rows missing {check_['case_rows_missing']}, turn counts differing {check_['case_mismatches']}
-  client errors     {result['client_errors'] or 'none'}; {result['client_errors_kill_to_ready']} between the kill and 5 s after the restart
-  {kill.get('instance')} killed at {kill.get('killed_at')} s after {kill.get('answered_before')} answers; ready again at {kill.get('ready_at')} s
-  served by         {result['served_by']}; by the restarted instance afterwards: {result['served_by_restarted_instance_after_ready']}
-  throughput        {result['turns_per_second']} answered turns/s
-  result            {'PASS' if check_['ok'] else 'FAIL'}""")
+load test: {result["cases"]} cases x {result["turns_per_case"]} turns through haproxy, {result["duration_s"]} s
+  turns sent        {result["turns_sent"]}   (HTTP requests {result["requests"]}, retried turns {result["retried_turns"]}, answered from the store {result["replayed_turns"]})
+  answered          {result["answered"]}   (unanswered after retries {result["unanswered"]})
+  stored            {check_["stored"]}   (rows {check_["stored_rows"]})
+  duplicated        {check_["duplicated"]}   (of retried turns {check_["duplicated_retried"]}, unexplained {check_["duplicated_unexplained"]})
+  lost              {check_["lost"]}
+  mixed / unreadable / out of order   {check_["mixed"]} / {check_["unreadable"]} / {check_["out_of_order"]}
+  cases table       {"present" if check_["cases_table"] else "MISSING"}; rows missing {check_["case_rows_missing"]}, turn counts differing {check_["case_mismatches"]}
+  client errors     {result["client_errors"] or "none"}; {result["client_errors_kill_to_ready"]} between the kill and 5 s after the restart
+  {kill.get("instance")} killed at {kill.get("killed_at")} s after {kill.get("answered_before")} answers; ready again at {kill.get("ready_at")} s
+  served by         {result["served_by"]}; by the restarted instance afterwards: {result["served_by_restarted_instance_after_ready"]}
+  throughput        {result["turns_per_second"]} answered turns/s
+  result            {"PASS" if check_["ok"] else "FAIL"}""")
     for example in check_["examples"]:
         print(f"    {example}")
 
@@ -262,8 +279,13 @@ def main() -> int:
     if started_here:
         print("starting the scale-out stack (make scale-up)...", flush=True)
     state = up(scale)
-    run = Run(settings=settings, url=f"{scale.assist_url}/webhooks/assist/webhook", token=state["token"],
-              prefix=f"lt-{uuid.uuid4().hex[:8]}-", utterances=sample_utterances())
+    run = Run(
+        settings=settings,
+        url=f"{scale.assist_url}/webhooks/assist/webhook",
+        token=state["token"],
+        prefix=f"lt-{uuid.uuid4().hex[:8]}-",
+        utterances=sample_utterances(),
+    )
     print(f"driving {settings.cases} cases x {settings.turns} turns (case ids {run.prefix}*)...", flush=True)
     begin = time.monotonic()
     failure: Optional[str] = None
@@ -275,7 +297,7 @@ def main() -> int:
     try:
         report = check(state["db_url"], run.prefix, client_cases(run))
         result = summary(run, report, duration)
-        results = Path(os.environ.get("LOAD_RESULTS") or RESULTS)   # the test suite writes elsewhere
+        results = Path(os.environ.get("LOAD_RESULTS") or RESULTS)  # the test suite writes elsewhere
         results.parent.mkdir(parents=True, exist_ok=True)
         results.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
         print_summary(result)

@@ -17,6 +17,7 @@ The held-out split in tests/nlu_test is never read here: settings chosen on it
 would flatter `make eval`. Run this after a large data change; if a neighbour
 wins on both scores, move config.yml to it and confirm with `make eval`.
 """
+
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +30,11 @@ from sklearn.model_selection import StratifiedKFold
 
 from deescalate.tools.build import ROOT
 
-COMPONENTS = {"intent": "deescalate.nlu.intent.NgramIntentClassifier",
-              "cause": "deescalate.nlu.cause.CauseClassifier",
-              "emotion": "deescalate.nlu.emotion.EmotionClassifier"}
+COMPONENTS = {
+    "intent": "deescalate.nlu.intent.NgramIntentClassifier",
+    "cause": "deescalate.nlu.cause.CauseClassifier",
+    "emotion": "deescalate.nlu.emotion.EmotionClassifier",
+}
 
 
 @dataclass
@@ -39,7 +42,7 @@ class Example:
     text: str
     tokens: List[str]
     label: str
-    group: str                   # the writer
+    group: str  # the writer
 
 
 def component_config(label: str, config_file: Path = ROOT / "config.yml") -> Dict[str, Any]:
@@ -54,10 +57,14 @@ def component_config(label: str, config_file: Path = ROOT / "config.yml") -> Dic
 
 def neighbours(config: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The config itself, then each one-step change of a setting."""
-    changes = [("max_char_ngram", config["max_char_ngram"] - 1), ("max_char_ngram", config["max_char_ngram"] + 1),
-               ("C", config["C"] / 2), ("C", config["C"] * 2),
-               ("word_weight", round(config["word_weight"] - 0.3, 2)),
-               ("word_weight", round(config["word_weight"] + 0.3, 2))]
+    changes = [
+        ("max_char_ngram", config["max_char_ngram"] - 1),
+        ("max_char_ngram", config["max_char_ngram"] + 1),
+        ("C", config["C"] / 2),
+        ("C", config["C"] * 2),
+        ("word_weight", round(config["word_weight"] - 0.3, 2)),
+        ("word_weight", round(config["word_weight"] + 0.3, 2)),
+    ]
     return [config] + [{**config, key: value} for key, value in changes if value > 0]
 
 
@@ -110,8 +117,9 @@ def macro_f1(config: Dict[str, Any], train: List[Example], test: List[Example]) 
 
 def leave_one_writer_out(config: Dict[str, Any], examples: List[Example]) -> float:
     groups = sorted({e.group for e in examples})
-    scores = [macro_f1(config, [e for e in examples if e.group != g], [e for e in examples if e.group == g])
-              for g in groups]
+    scores = [
+        macro_f1(config, [e for e in examples if e.group != g], [e for e in examples if e.group == g]) for g in groups
+    ]
     return float(np.mean(scores))
 
 
@@ -136,8 +144,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"{args.label}: {len(examples)} examples by {len({e.group for e in examples})} writers")
     print(f"{'setting':40s} {'leave-one-writer-out':>20s} {'5-fold':>8s}")
     for config in neighbours(base):
-        print(f"{describe(config, base):40s} {leave_one_writer_out(config, examples):20.4f} "
-              f"{k_fold(config, examples):8.4f}", flush=True)
+        print(
+            f"{describe(config, base):40s} {leave_one_writer_out(config, examples):20.4f} "
+            f"{k_fold(config, examples):8.4f}",
+            flush=True,
+        )
     return 0
 
 

@@ -20,6 +20,7 @@ it. Scores, on `complaints.yml` without its `skip` items:
 the same evaluation: a plain character n-gram logistic regression trained on the
 same `data/`, and SnowNLP's sentiment (below 0.5 = upset) for upset-vs-calm.
 """
+
 import argparse
 import asyncio
 import json
@@ -131,31 +132,39 @@ def cause_threshold(config_file: Path = ROOT / "config.yml") -> float:
 
 def score_model(model: Path, complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]]) -> Dict[str, Any]:
     parses = asyncio.run(_parse_all(model, [i["text"] for i in complaints + weibo]))
-    on_complaints, on_weibo = parses[:len(complaints)], parses[len(complaints):]
+    on_complaints, on_weibo = parses[: len(complaints)], parses[len(complaints) :]
     causes = [predicted_cause(p) for p in on_complaints]
     emotions = [(p.get("emotion") or {}).get("name") or "calm" for p in on_complaints]
     threshold = cause_threshold()
     result = cause_scores(complaints, [c["name"] for c in causes])
-    result.update(escalation_scores([list(i.get("escalation") or []) for i in complaints],
-                                    [escalations(p) for p in on_complaints]))
+    result.update(
+        escalation_scores(
+            [list(i.get("escalation") or []) for i in complaints], [escalations(p) for p in on_complaints]
+        )
+    )
     gold_emotions = [i["emotion"] for i in complaints]
     result.update(
         emotion_macro_f1=emotion_macro_f1(gold_emotions, emotions),
         upset_f1=upset_f1(gold_emotions, emotions),
         fallback_rate=round(sum(float(c.get("confidence") or 0) < threshold for c in causes) / len(causes), 4),
-        intent_fallback_rate=round(sum((p.get("intent") or {}).get("name") == "nlu_fallback"
-                                       for p in on_complaints) / len(on_complaints), 4),
+        intent_fallback_rate=round(
+            sum((p.get("intent") or {}).get("name") == "nlu_fallback" for p in on_complaints) / len(on_complaints), 4
+        ),
         emotion_counts={"gold": dict(Counter(gold_emotions)), "predicted": dict(Counter(emotions))},
     )
     weibo_emotions = [(p.get("emotion") or {}).get("name") or "calm" for p in on_weibo]
     gold_weibo = [i["emotion"] for i in weibo]
-    result["weibo"] = {"items": len(weibo), "upset_f1": upset_f1(gold_weibo, weibo_emotions),
-                       "emotion_macro_f1": emotion_macro_f1(gold_weibo, weibo_emotions)}
+    result["weibo"] = {
+        "items": len(weibo),
+        "upset_f1": upset_f1(gold_weibo, weibo_emotions),
+        "emotion_macro_f1": emotion_macro_f1(gold_weibo, weibo_emotions),
+    }
     return result
 
 
-def plain_baseline(complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]],
-                   data: Path = ROOT / "data") -> Dict[str, Any]:
+def plain_baseline(
+    complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]], data: Path = ROOT / "data"
+) -> Dict[str, Any]:
     """A plain char 1-3-gram TF-IDF logistic regression on the same training data.
 
     For the cause it learns from the cause examples, as the cause classifier
@@ -169,12 +178,17 @@ def plain_baseline(complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]]
 
     from deescalate.nlu.emotion import example_emotion
 
-    messages = [m for path in sorted((data / "nlu").rglob("*.yml"))
-                for m in load_data(str(path)).intent_examples if m.get("text")]
+    messages = [
+        m
+        for path in sorted((data / "nlu").rglob("*.yml"))
+        for m in load_data(str(path)).intent_examples
+        if m.get("text")
+    ]
 
     def fit(pairs: List[tuple]) -> Any:
-        model = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
-                              LogisticRegression(max_iter=2000))
+        model = make_pipeline(
+            TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True), LogisticRegression(max_iter=2000)
+        )
         return model.fit([t for t, _ in pairs], [label for _, label in pairs])
 
     texts = [i["text"] for i in complaints]
@@ -184,9 +198,14 @@ def plain_baseline(complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]]
     gold = [i["emotion"] for i in complaints]
     predicted = list(emotion.predict(texts))
     weibo_predicted = list(emotion.predict([i["text"] for i in weibo]))
-    result.update(emotion_macro_f1=emotion_macro_f1(gold, predicted), upset_f1=upset_f1(gold, predicted),
-                  weibo={"upset_f1": upset_f1([i["emotion"] for i in weibo], weibo_predicted),
-                         "emotion_macro_f1": emotion_macro_f1([i["emotion"] for i in weibo], weibo_predicted)})
+    result.update(
+        emotion_macro_f1=emotion_macro_f1(gold, predicted),
+        upset_f1=upset_f1(gold, predicted),
+        weibo={
+            "upset_f1": upset_f1([i["emotion"] for i in weibo], weibo_predicted),
+            "emotion_macro_f1": emotion_macro_f1([i["emotion"] for i in weibo], weibo_predicted),
+        },
+    )
     return result
 
 
@@ -200,26 +219,32 @@ def snownlp_peer(complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]]) 
     def labels(items: List[Dict[str, Any]]) -> List[str]:
         return ["angry" if SnowNLP(i["text"]).sentiments < 0.5 else "calm" for i in items]
 
-    return {"upset_f1": upset_f1([i["emotion"] for i in complaints], labels(complaints)),
-            "weibo": {"upset_f1": upset_f1([i["emotion"] for i in weibo], labels(weibo))}}
+    return {
+        "upset_f1": upset_f1([i["emotion"] for i in complaints], labels(complaints)),
+        "weibo": {"upset_f1": upset_f1([i["emotion"] for i in weibo], labels(weibo))},
+    }
 
 
 def evaluate_real_words(model: Path, folder: Path) -> Dict[str, Any]:
     complaints = [i for i in load_items(folder / "complaints.yml") if i.get("intent") != "skip"]
     weibo = load_items(folder / "emotion_weibo.yml") if (folder / "emotion_weibo.yml").is_file() else []
-    return {"model": score_model(model, complaints, weibo),
-            "plain_baseline": plain_baseline(complaints, weibo),
-            "snownlp": snownlp_peer(complaints, weibo)}
+    return {
+        "model": score_model(model, complaints, weibo),
+        "plain_baseline": plain_baseline(complaints, weibo),
+        "snownlp": snownlp_peer(complaints, weibo),
+    }
 
 
-TARGETS = [("cause macro-F1 (causes with ≥ 5 items)", "cause_macro_f1", 0.80),
-           ("cause accuracy", "cause_accuracy", None),
-           ("lenient accuracy, confidence: high", "high_lenient_accuracy", 0.85),
-           ("lenient accuracy, all", "lenient_accuracy", None),
-           ("emotion macro-F1", "emotion_macro_f1", 0.60),
-           ("upset-vs-calm F1", "upset_f1", 0.90),
-           ("escalation recall", "escalation_recall", 0.95),
-           ("escalation precision", "escalation_precision", 0.85)]
+TARGETS = [
+    ("cause macro-F1 (causes with ≥ 5 items)", "cause_macro_f1", 0.80),
+    ("cause accuracy", "cause_accuracy", None),
+    ("lenient accuracy, confidence: high", "high_lenient_accuracy", 0.85),
+    ("lenient accuracy, all", "lenient_accuracy", None),
+    ("emotion macro-F1", "emotion_macro_f1", 0.60),
+    ("upset-vs-calm F1", "upset_f1", 0.90),
+    ("escalation recall", "escalation_recall", 0.95),
+    ("escalation precision", "escalation_precision", 0.85),
+]
 
 
 def markdown(report: Dict[str, Any]) -> str:
@@ -228,35 +253,53 @@ def markdown(report: Dict[str, Any]) -> str:
     def cell(source: Dict[str, Any], key: str) -> str:
         return f"{source[key]:.3f}" if key in source else "–"
 
-    lines = [f"## Real complaints (`complaints.yml`, {model['items']} non-skip items, "
-             f"{model['high_items']} high-confidence)", "",
-             "| metric | model | plain char n-gram LR | SnowNLP | target |", "|---|---|---|---|---|"]
+    lines = [
+        f"## Real complaints (`complaints.yml`, {model['items']} non-skip items, "
+        f"{model['high_items']} high-confidence)",
+        "",
+        "| metric | model | plain char n-gram LR | SnowNLP | target |",
+        "|---|---|---|---|---|",
+    ]
     for name, key, target in TARGETS:
         goal = f"≥ {target:.2f}" if target else ""
         lines.append(f"| {name} | {cell(model, key)} | {cell(base, key)} | {cell(snow, key)} | {goal} |")
-    lines += [f"| fallback rate | {model['fallback_rate']:.3f} | | | ≤ 0.05 |",
-              f"| lead over the baseline (cause macro-F1) | {model['cause_macro_f1'] - base['cause_macro_f1']:+.3f}"
-              " | | | ≥ 0.10 |", "",
-              f"Rasa's intent fell back on {model['intent_fallback_rate']:.1%} of the complaints; "
-              f"escalation per value: recall {model['escalation_value_recall']:.3f}, "
-              f"precision {model['escalation_value_precision']:.3f}, "
-              f"{model['escalation_false_alarms']} false alarms.", "",
-              "| cause | precision | recall | F1 | items |", "|---|---|---|---|---|"]
-    lines += [f"| {c} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1-score']:.3f} | {int(s['support'])} |"
-              for c, s in model["per_cause"].items()]
+    lines += [
+        f"| fallback rate | {model['fallback_rate']:.3f} | | | ≤ 0.05 |",
+        f"| lead over the baseline (cause macro-F1) | {model['cause_macro_f1'] - base['cause_macro_f1']:+.3f}"
+        " | | | ≥ 0.10 |",
+        "",
+        f"Rasa's intent fell back on {model['intent_fallback_rate']:.1%} of the complaints; "
+        f"escalation per value: recall {model['escalation_value_recall']:.3f}, "
+        f"precision {model['escalation_value_precision']:.3f}, "
+        f"{model['escalation_false_alarms']} false alarms.",
+        "",
+        "| cause | precision | recall | F1 | items |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1-score']:.3f} | {int(s['support'])} |"
+        for c, s in model["per_cause"].items()
+    ]
     lines += ["", "Most confused causes (gold → predicted):"]
     lines += [f"- {c['gold']} → {c['predicted']}: {c['count']}" for c in model["most_confused"][:5]]
     weibo = model["weibo"]
-    lines += ["", f"## Weibo posts (`emotion_weibo.yml`, {weibo['items']} items)", "",
-              "| metric | model | plain char n-gram LR | SnowNLP | target |", "|---|---|---|---|---|",
-              f"| upset-vs-calm F1 | {weibo['upset_f1']:.3f} | {base['weibo']['upset_f1']:.3f} | "
-              f"{cell(snow.get('weibo', {}), 'upset_f1')} | ≥ 0.85 |",
-              f"| emotion macro-F1 | {weibo['emotion_macro_f1']:.3f} | {base['weibo']['emotion_macro_f1']:.3f} | – | |"]
+    lines += [
+        "",
+        f"## Weibo posts (`emotion_weibo.yml`, {weibo['items']} items)",
+        "",
+        "| metric | model | plain char n-gram LR | SnowNLP | target |",
+        "|---|---|---|---|---|",
+        f"| upset-vs-calm F1 | {weibo['upset_f1']:.3f} | {base['weibo']['upset_f1']:.3f} | "
+        f"{cell(snow.get('weibo', {}), 'upset_f1')} | ≥ 0.85 |",
+        f"| emotion macro-F1 | {weibo['emotion_macro_f1']:.3f} | {base['weibo']['emotion_macro_f1']:.3f} | – | |",
+    ]
     return "\n".join(lines)
 
 
-SKIP_MESSAGE = ("real-words evaluation skipped: no ../shared/real-dev/complaints.yml beside the repository "
-                "(set DEESCALATE_REAL_DEV to its folder to run it)")
+SKIP_MESSAGE = (
+    "real-words evaluation skipped: no ../shared/real-dev/complaints.yml beside the repository "
+    "(set DEESCALATE_REAL_DEV to its folder to run it)"
+)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

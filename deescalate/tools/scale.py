@@ -13,6 +13,7 @@ Missing programs are installed from Debian's packages. The servers keep
 running after `up` returns; what `down` needs (pids, ports, the database
 password) is kept in <data_dir>/state.json, readable by this user only.
 """
+
 import os
 import signal
 import subprocess
@@ -36,10 +37,16 @@ from deescalate.tools.stack import READY_TIMEOUT_SECONDS, Stack, api_token, wait
 
 # ---------------------------------------------------------------- Rasa and action servers
 
+
 def _stack(settings: ScaleSettings, state: Dict[str, Any], name: str, **ports: int) -> Stack:
-    stack = Stack(db_url=state["db_url"], token=state["token"], log_dir=settings.log_dir / name,
-                  model=Path(state["model"]), extra_env={"REDIS_URL": state["redis_url"]})
-    for port_name, port in ports.items():     # rasa_port, action_port
+    stack = Stack(
+        db_url=state["db_url"],
+        token=state["token"],
+        log_dir=settings.log_dir / name,
+        model=Path(state["model"]),
+        extra_env={"REDIS_URL": state["redis_url"]},
+    )
+    for port_name, port in ports.items():  # rasa_port, action_port
         setattr(stack, port_name, port)
     return stack
 
@@ -55,8 +62,9 @@ def start_action_server(settings: ScaleSettings, state: Dict[str, Any], index: i
 def start_rasa_instance(settings: ScaleSettings, state: Dict[str, Any], index: int) -> Stack:
     """Start Rasa instance `index` (1-based); its action calls go through haproxy."""
     name = f"rasa{index}"
-    stack = _stack(settings, state, name, rasa_port=settings.rasa_ports[index - 1],
-                   action_port=settings.haproxy["actions_port"])
+    stack = _stack(
+        settings, state, name, rasa_port=settings.rasa_ports[index - 1], action_port=settings.haproxy["actions_port"]
+    )
     process = stack.start_rasa()
     state.setdefault("pids", {})[name] = process.pid
     return stack
@@ -77,6 +85,7 @@ def kill_instance(state: Dict[str, Any], name: str, sig: int = signal.SIGTERM) -
 
 # ---------------------------------------------------------------- up, down, status
 
+
 def is_up(settings: ScaleSettings) -> bool:
     state = load_state(settings)
     pids = state.get("pids", {})
@@ -96,14 +105,17 @@ def up(settings: Optional[ScaleSettings] = None) -> Dict[str, Any]:
     state["assist_url"] = settings.assist_url
     save_state(settings, state)
     from deescalate.db.migrate import upgrade
+
     upgrade(state["db_url"])
     pids = state.setdefault("pids", {})
     for index in range(1, len(settings.action_ports) + 1):
         if not pid_alive(pids.get(f"actions{index}")):
             start_action_server(settings, state, index)
-    starting = [start_rasa_instance(settings, state, index)
-                for index in range(1, len(settings.rasa_ports) + 1)
-                if not pid_alive(pids.get(f"rasa{index}"))]
+    starting = [
+        start_rasa_instance(settings, state, index)
+        for index in range(1, len(settings.rasa_ports) + 1)
+        if not pid_alive(pids.get(f"rasa{index}"))
+    ]
     save_state(settings, state)
     start_haproxy(settings)
     for port in settings.action_ports:
@@ -154,16 +166,19 @@ def main(argv: List[str]) -> int:
         except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as error:
             print(f"scale-up failed: {error}; `make scale-down` stops what started", file=sys.stderr)
             return 1
-        print(f"""
+        print(
+            f"""
   Assist API      POST {settings.assist_url}/webhooks/assist/webhook   (haproxy, round robin)
-  Rasa instances  {', '.join(f'{LOOPBACK}:{p}' for p in settings.rasa_ports)}
-  Action servers  {', '.join(f'{LOOPBACK}:{p}' for p in settings.action_ports)} (via haproxy :{settings.haproxy['actions_port']})
-  Tracker store   postgresql://{settings.postgres['user']}:…@{LOOPBACK}:{settings.postgres['port']}/{settings.postgres['database']}
-  Lock store      {state['redis_url']}
-  API token       {state['token']}   (kept in .env)
+  Rasa instances  {", ".join(f"{LOOPBACK}:{p}" for p in settings.rasa_ports)}
+  Action servers  {", ".join(f"{LOOPBACK}:{p}" for p in settings.action_ports)} (via haproxy :{settings.haproxy["actions_port"]})
+  Tracker store   postgresql://{settings.postgres["user"]}:…@{LOOPBACK}:{settings.postgres["port"]}/{settings.postgres["database"]}
+  Lock store      {state["redis_url"]}
+  API token       {state["token"]}   (kept in .env)
   Logs            {settings.log_dir}, {settings.data_dir}/pg/log
 
-`make test-scale` runs the load test; `make scale-down` stops everything.""", flush=True)
+`make test-scale` runs the load test; `make scale-down` stops everything.""",
+            flush=True,
+        )
         return 0
     if command == "down":
         down(settings)

@@ -1,4 +1,5 @@
 """The shared services of the scale-out: Debian packages, PostgreSQL, Redis and haproxy."""
+
 import glob
 import os
 import secrets
@@ -13,14 +14,17 @@ from deescalate.tools.scale_settings import LOOPBACK, ScaleSettings, pid_alive
 
 # ---------------------------------------------------------------- packages
 
+
 def _sudo() -> List[str]:
     return [] if os.geteuid() == 0 else ["sudo"]
 
 
 def pg_program(name: str) -> Optional[str]:
     """A PostgreSQL server program: Debian keeps them in /usr/lib/postgresql/<v>/bin."""
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     return found[-1] if found else shutil.which(name)
 
 
@@ -49,13 +53,13 @@ def ensure_packages(settings: ScaleSettings) -> None:
     print(f"installing Debian packages: apt-get install -y {' '.join(missing)}", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([*_sudo(), "apt-get", "update"], check=True, env=env)
-    subprocess.run([*_sudo(), "apt-get", "install", "-y", "--no-install-recommends", *missing],
-                   check=True, env=env)
+    subprocess.run([*_sudo(), "apt-get", "install", "-y", "--no-install-recommends", *missing], check=True, env=env)
     # Debian's packages start their own system-wide services on default ports;
     # this layout runs private instances, so those are left alone but unused.
 
 
 # ---------------------------------------------------------------- PostgreSQL
+
 
 def _as_db_owner(settings: ScaleSettings, command: List[str]) -> List[str]:
     """PostgreSQL refuses to run as root: run its programs as the configured OS user."""
@@ -73,16 +77,37 @@ def _owned_dir(settings: ScaleSettings, path: Path) -> Path:
 
 
 def pg_dirs(settings: ScaleSettings) -> Dict[str, Path]:
-    return {"data": settings.data_dir / "pg" / "data", "socket": settings.data_dir / "pg" / "run",
-            "log": settings.data_dir / "pg" / "log"}
+    return {
+        "data": settings.data_dir / "pg" / "data",
+        "socket": settings.data_dir / "pg" / "run",
+        "log": settings.data_dir / "pg" / "log",
+    }
 
 
 def _psql(settings: ScaleSettings, sql: str, database: str = "postgres") -> str:
     dirs = pg_dirs(settings)
-    command = _as_db_owner(settings, [
-        pg_program("psql") or "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
-        "-h", str(dirs["socket"]), "-p", str(settings.postgres["port"]), "-U", "postgres",
-        "-d", database, "-c", sql])
+    command = _as_db_owner(
+        settings,
+        [
+            pg_program("psql") or "psql",
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(dirs["socket"]),
+            "-p",
+            str(settings.postgres["port"]),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-c",
+            sql,
+        ],
+    )
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -95,18 +120,51 @@ def start_postgres(settings: ScaleSettings, state: Dict[str, Any]) -> str:
         _owned_dir(settings, dirs[name])
     if not (dirs["data"] / "PG_VERSION").exists():
         # Unix socket: trust, but the socket's folder is open to the owner only.
-        subprocess.run(_as_db_owner(settings, [
-            pg_binary("initdb"), "-D", str(dirs["data"]), "-U", "postgres", "-E", "UTF8",
-            "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256"]),
-            check=True, stdout=subprocess.DEVNULL)
-    status = subprocess.run(_as_db_owner(settings, [pg_binary("pg_ctl"), "status", "-D", str(dirs["data"])]),
-                            capture_output=True)
+        subprocess.run(
+            _as_db_owner(
+                settings,
+                [
+                    pg_binary("initdb"),
+                    "-D",
+                    str(dirs["data"]),
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                ],
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    status = subprocess.run(
+        _as_db_owner(settings, [pg_binary("pg_ctl"), "status", "-D", str(dirs["data"])]), capture_output=True
+    )
     if status.returncode != 0:
-        options = (f"-c listen_addresses={LOOPBACK} -p {pg['port']} "
-                   f"-c unix_socket_directories={dirs['socket']} -c max_connections={pg['max_connections']}")
-        subprocess.run(_as_db_owner(settings, [
-            pg_binary("pg_ctl"), "start", "-w", "-D", str(dirs["data"]), "-l",
-            str(dirs["log"] / "postgres.log"), "-o", options]), check=True, stdout=subprocess.DEVNULL)
+        options = (
+            f"-c listen_addresses={LOOPBACK} -p {pg['port']} "
+            f"-c unix_socket_directories={dirs['socket']} -c max_connections={pg['max_connections']}"
+        )
+        subprocess.run(
+            _as_db_owner(
+                settings,
+                [
+                    pg_binary("pg_ctl"),
+                    "start",
+                    "-w",
+                    "-D",
+                    str(dirs["data"]),
+                    "-l",
+                    str(dirs["log"] / "postgres.log"),
+                    "-o",
+                    options,
+                ],
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     password = state.get("db_password") or secrets.token_urlsafe(18)
     state["db_password"] = password
     user, database = pg["user"], pg["database"]
@@ -120,11 +178,15 @@ def start_postgres(settings: ScaleSettings, state: Dict[str, Any]) -> str:
 def stop_postgres(settings: ScaleSettings) -> None:
     data = pg_dirs(settings)["data"]
     if (data / "postmaster.pid").exists():
-        subprocess.run(_as_db_owner(settings, [pg_binary("pg_ctl"), "stop", "-D", str(data), "-m", "fast"]),
-                       check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            _as_db_owner(settings, [pg_binary("pg_ctl"), "stop", "-D", str(data), "-m", "fast"]),
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 # ---------------------------------------------------------------- Redis
+
 
 def start_redis(settings: ScaleSettings) -> str:
     """A private Redis for the lock store (no persistence: locks live seconds); returns REDIS_URL."""
@@ -133,11 +195,31 @@ def start_redis(settings: ScaleSettings) -> str:
     pidfile = folder / "redis.pid"
     port = settings.redis["port"]
     if not (pidfile.exists() and pid_alive(int(pidfile.read_text().strip() or 0))):
-        subprocess.run(["redis-server", "--bind", LOOPBACK, "--port", str(port), "--daemonize", "yes",
-                        "--pidfile", str(pidfile), "--logfile", str(folder / "redis.log"),
-                        "--dir", str(folder), "--save", "", "--appendonly", "no"], check=True)
+        subprocess.run(
+            [
+                "redis-server",
+                "--bind",
+                LOOPBACK,
+                "--port",
+                str(port),
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(pidfile),
+                "--logfile",
+                str(folder / "redis.log"),
+                "--dir",
+                str(folder),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            check=True,
+        )
     url = f"redis://{LOOPBACK}:{port}/{settings.redis['db']}"
     import redis
+
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 30
     while True:
@@ -159,6 +241,7 @@ def stop_pidfile(pidfile: Path) -> None:
 
 # ---------------------------------------------------------------- haproxy
 
+
 def haproxy_config(settings: ScaleSettings) -> str:
     """Round robin over the Rasa instances and over the action servers, with
     HTTP health checks; a connection refused by a dead instance is retried
@@ -171,12 +254,13 @@ def haproxy_config(settings: ScaleSettings) -> str:
     hp = settings.haproxy
     check = f"check inter {hp['check_interval_ms']} fall 3 rise 2"
     limit = f"maxconn {hp['server_maxconn']}"
-    rasa = "\n".join(f"    server rasa{i} {LOOPBACK}:{port} {check} {limit}"
-                     for i, port in enumerate(settings.rasa_ports, 1))
-    sticky = "\n".join(f"    server rasa{i} {LOOPBACK}:{port} {check}"
-                       for i, port in enumerate(settings.rasa_ports, 1))
-    actions = "\n".join(f"    server actions{i} {LOOPBACK}:{port} {check} {limit}"
-                        for i, port in enumerate(settings.action_ports, 1))
+    rasa = "\n".join(
+        f"    server rasa{i} {LOOPBACK}:{port} {check} {limit}" for i, port in enumerate(settings.rasa_ports, 1)
+    )
+    sticky = "\n".join(f"    server rasa{i} {LOOPBACK}:{port} {check}" for i, port in enumerate(settings.rasa_ports, 1))
+    actions = "\n".join(
+        f"    server actions{i} {LOOPBACK}:{port} {check} {limit}" for i, port in enumerate(settings.action_ports, 1)
+    )
     return f"""# Written by `python -m deescalate.tools.scale up` from deescalate/tools/scale.yml.
 global
     maxconn 4096
@@ -184,16 +268,16 @@ global
 defaults
     mode http
     timeout connect 2s
-    timeout client {hp['timeout_server_s']}s
-    timeout server {hp['timeout_server_s']}s
-    timeout queue {hp['queue_timeout_s']}s
-    timeout check {hp['check_timeout_s']}s
+    timeout client {hp["timeout_server_s"]}s
+    timeout server {hp["timeout_server_s"]}s
+    timeout queue {hp["queue_timeout_s"]}s
+    timeout check {hp["check_timeout_s"]}s
     timeout http-keep-alive 10s
     retries 2
     option redispatch
 
 frontend assist
-    bind {LOOPBACK}:{hp['assist_port']}
+    bind {LOOPBACK}:{hp["assist_port"]}
     # Socket.IO (the chat widget) keeps its session in one Rasa process.
     use_backend rasa_sticky if {{ path_beg /socket.io }}
     default_backend rasa
@@ -212,7 +296,7 @@ backend rasa_sticky
 {sticky}
 
 frontend actions
-    bind {LOOPBACK}:{hp['actions_port']}
+    bind {LOOPBACK}:{hp["actions_port"]}
     default_backend actions
 
 backend actions

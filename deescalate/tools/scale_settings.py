@@ -1,4 +1,5 @@
 """The scale-out layout (deescalate/tools/scale.yml) and the state `up` keeps for `down`."""
+
 import json
 import os
 from dataclasses import dataclass
@@ -28,10 +29,15 @@ class ScaleSettings:
         """The settings file; SCALE_DATA_DIR (environment) moves data_dir, as the test suite does."""
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         data_dir = (os.environ if env is None else env).get("SCALE_DATA_DIR") or ROOT / data["data_dir"]
-        return cls(data_dir=Path(data_dir), packages=dict(data["packages"]),
-                   postgres=dict(data["postgres"]), redis=dict(data["redis"]),
-                   haproxy=dict(data["haproxy"]), rasa_ports=[int(p) for p in data["rasa_ports"]],
-                   action_ports=[int(p) for p in data["action_ports"]])
+        return cls(
+            data_dir=Path(data_dir),
+            packages=dict(data["packages"]),
+            postgres=dict(data["postgres"]),
+            redis=dict(data["redis"]),
+            haproxy=dict(data["haproxy"]),
+            rasa_ports=[int(p) for p in data["rasa_ports"]],
+            action_ports=[int(p) for p in data["action_ports"]],
+        )
 
     @property
     def state_file(self) -> Path:
@@ -47,6 +53,7 @@ class ScaleSettings:
 
 
 # ---------------------------------------------------------------- state
+
 
 def load_state(settings: ScaleSettings) -> Dict[str, Any]:
     if settings.state_file.exists():

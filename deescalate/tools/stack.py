@@ -6,6 +6,7 @@ The tests use the same `Stack` on free ports with a temporary SQLite file.
 Configuration comes from the environment with local defaults, so the same
 code serves a laptop (SQLite) and a deployment (PostgreSQL, Redis).
 """
+
 import os
 import secrets
 import signal
@@ -59,7 +60,7 @@ def api_token() -> str:
 class Stack:
     rasa_port: int = 5005
     action_port: int = 5055
-    web_port: int = 8000              # the web server; its pages embed the chat widget
+    web_port: int = 8000  # the web server; its pages embed the chat widget
     db_url: str = f"sqlite:///{ROOT / 'var' / 'tracker.db'}"
     token: str = ""
     log_dir: Path = ROOT / "var" / "log"
@@ -79,22 +80,30 @@ class Stack:
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         env["RASA_TELEMETRY_ENABLED"] = "false"  # no usage data leaves the site
-        env.update({
-            "ASSIST_API_TOKEN": self.token,
-            "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook",
-            "DATABASE_URL": self.db_url,
-            "DATABASE_DIALECT": self.db_url.split(":", 1)[0].split("+", 1)[0],
-            "PYTHONPATH": str(ROOT),
-            **self.extra_env,
-        })
+        env.update(
+            {
+                "ASSIST_API_TOKEN": self.token,
+                "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook",
+                "DATABASE_URL": self.db_url,
+                "DATABASE_DIALECT": self.db_url.split(":", 1)[0].split("+", 1)[0],
+                "PYTHONPATH": str(ROOT),
+                **self.extra_env,
+            }
+        )
         env.update(lock_store_env(env))
         return env
 
     def _spawn(self, name: str, args: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env={**self.env(), **(env or {})},
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            cwd=ROOT,
+            env={**self.env(), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes.append(process)
         return process
 
@@ -103,13 +112,29 @@ class Stack:
 
     def start_rasa(self) -> subprocess.Popen:
         if self.db_url.startswith("sqlite:///"):
-            Path(self.db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        return self._spawn("rasa", [
-            "rasa", "run", "--model", str(self.model), "--enable-api", "--auth-token", self.token,
-            "--port", str(self.rasa_port), "--interface", "127.0.0.1",
-            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
-            "--cors", *self.widget_origins(),
-        ])
+            Path(self.db_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        return self._spawn(
+            "rasa",
+            [
+                "rasa",
+                "run",
+                "--model",
+                str(self.model),
+                "--enable-api",
+                "--auth-token",
+                self.token,
+                "--port",
+                str(self.rasa_port),
+                "--interface",
+                "127.0.0.1",
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                "endpoints.yml",
+                "--cors",
+                *self.widget_origins(),
+            ],
+        )
 
     def widget_origins(self) -> List[str]:
         """Pages allowed to open the chat widget's Socket.IO connection to Rasa:
@@ -135,10 +160,16 @@ class Stack:
     def start_web(self) -> subprocess.Popen:
         """The web server (agent console, widget, review), once Rasa answers; waits for /login."""
         from deescalate.web.auth import web_secret
-        process = self._spawn("web", ["deescalate.web.app"], {
-            "RASA_URL": self.rasa_url, "WEB_PORT": str(self.web_port),
-            "WEB_SECRET": self.extra_env.get("WEB_SECRET") or web_secret(),
-        })
+
+        process = self._spawn(
+            "web",
+            ["deescalate.web.app"],
+            {
+                "RASA_URL": self.rasa_url,
+                "WEB_PORT": str(self.web_port),
+                "WEB_SECRET": self.extra_env.get("WEB_SECRET") or web_secret(),
+            },
+        )
         wait_for(f"{self.web_url}/login", READY_TIMEOUT_SECONDS, self.processes, self.log_dir)
         return process
 
@@ -165,13 +196,21 @@ def lock_store_env(env: Dict[str, str]) -> Dict[str, str]:
     lock store with waiting turns that keep their place, deescalate/lock_store.py)."""
     url = env.get("REDIS_URL", "")
     if not url:
-        return {"LOCK_STORE_TYPE": "in_memory", "LOCK_STORE_HOST": "", "LOCK_STORE_PORT": "0",
-                "LOCK_STORE_DB": "0", "LOCK_STORE_PASSWORD": ""}
+        return {
+            "LOCK_STORE_TYPE": "in_memory",
+            "LOCK_STORE_HOST": "",
+            "LOCK_STORE_PORT": "0",
+            "LOCK_STORE_DB": "0",
+            "LOCK_STORE_PASSWORD": "",
+        }
     parts = urllib.parse.urlsplit(url)
-    return {"LOCK_STORE_TYPE": "deescalate.lock_store.RenewingRedisLockStore",
-            "LOCK_STORE_HOST": parts.hostname or "127.0.0.1", "LOCK_STORE_PORT": str(parts.port or 6379),
-            "LOCK_STORE_DB": parts.path.strip("/") or "1",
-            "LOCK_STORE_PASSWORD": urllib.parse.unquote(parts.password or "")}
+    return {
+        "LOCK_STORE_TYPE": "deescalate.lock_store.RenewingRedisLockStore",
+        "LOCK_STORE_HOST": parts.hostname or "127.0.0.1",
+        "LOCK_STORE_PORT": str(parts.port or 6379),
+        "LOCK_STORE_DB": parts.path.strip("/") or "1",
+        "LOCK_STORE_PASSWORD": urllib.parse.unquote(parts.password or ""),
+    }
 
 
 def wait_for(url: str, timeout: float, processes: List[subprocess.Popen], log_dir: Path) -> None:
@@ -191,8 +230,9 @@ def wait_for(url: str, timeout: float, processes: List[subprocess.Popen], log_di
 
 
 def run() -> int:
-    stack = Stack(rasa_port=int(os.environ.get("RASA_PORT", 5005)),
-                  action_port=int(os.environ.get("ACTION_PORT", 5055)))
+    stack = Stack(
+        rasa_port=int(os.environ.get("RASA_PORT", 5005)), action_port=int(os.environ.get("ACTION_PORT", 5055))
+    )
     stack.web_port = int(os.environ.get("WEB_PORT", stack.web_port))
     if os.environ.get("DATABASE_URL"):
         stack.db_url = os.environ["DATABASE_URL"]
@@ -209,10 +249,12 @@ def run() -> int:
         stack.stop()
         return 1
     from deescalate.web.auth import ensure_admin
+
     admin, password = ensure_admin(stack.db_url)
-    print(f"""
+    print(
+        f"""
   Agent console   {stack.web_url}/console
-  Web login       {admin} / {password or '(password as set before)'}
+  Web login       {admin} / {password or "(password as set before)"}
   Assist API      POST {stack.rasa_url}/webhooks/assist/webhook
   Rasa HTTP API   {stack.rasa_url}/model/parse?token=…   (same token; read routes only)
   Action server   {stack.action_url}/health
@@ -226,7 +268,9 @@ Try:
     -d '{{"sender": "case-1", "message": "我在柜台买的明明是理财，怎么变成保险了？"}}' \\
     {stack.rasa_url}/webhooks/assist/webhook
 
-Ctrl-C stops everything.""", flush=True)
+Ctrl-C stops everything.""",
+        flush=True,
+    )
     stopping = {"now": False}
 
     def request_stop(*_: object) -> None:

@@ -10,6 +10,7 @@ phrases are not copied into the repository), and writes report.json and
 report.md. `--cv` adds a leave-one-writer-out cross-validation on the training
 drafts, the figure used to choose the classifier's settings.
 """
+
 import argparse
 import json
 import os
@@ -36,8 +37,10 @@ _ADVICE_END = "自我提升"
 
 def load_split(path: Path = TEST_SPLIT) -> List[Draft]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [Draft(text=d["text"], families=tuple(d.get("families") or []), writer=data["writer"], style="")
-            for d in data["drafts"]]
+    return [
+        Draft(text=d["text"], families=tuple(d.get("families") or []), writer=data["writer"], style="")
+        for d in data["drafts"]
+    ]
 
 
 def seed_phrases(folder: Path = SEEDS) -> List[str]:
@@ -48,7 +51,7 @@ def seed_phrases(folder: Path = SEEDS) -> List[str]:
         at = text.find(_ADVICE_END)
         while at >= 0:
             end = text.find("u ", at)
-            for bullet in text[at:end if end > 0 else None].split("v")[1:]:
+            for bullet in text[at : end if end > 0 else None].split("v")[1:]:
                 bullet = bullet.strip()
                 half = len(bullet) // 2
                 if bullet and len(bullet) % 2 == 0 and bullet[:half] == bullet[half:]:
@@ -74,13 +77,23 @@ def score(checker: TabooChecker, drafts: Sequence[Draft], families: Sequence[str
     flagged = [bool(p) for p in predicted]
     tp = sum(1 for t, f in zip(taboo, flagged) if t and f)
     return {
-        "overall": {"recall": _ratio(tp, sum(taboo)), "precision": _ratio(tp, sum(flagged)),
-                    "taboo_drafts": sum(taboo), "acceptable_drafts": len(drafts) - sum(taboo)},
+        "overall": {
+            "recall": _ratio(tp, sum(taboo)),
+            "precision": _ratio(tp, sum(flagged)),
+            "taboo_drafts": sum(taboo),
+            "acceptable_drafts": len(drafts) - sum(taboo),
+        },
         "families": per_family,
-        "missed": [{"text": d.text, "families": list(d.families), "flagged": sorted(p)}
-                   for d, p in zip(drafts, predicted) if not set(d.families) <= p],
-        "false_flags": [{"text": d.text, "families": list(d.families), "flagged": sorted(p - set(d.families))}
-                        for d, p in zip(drafts, predicted) if p - set(d.families)],
+        "missed": [
+            {"text": d.text, "families": list(d.families), "flagged": sorted(p)}
+            for d, p in zip(drafts, predicted)
+            if not set(d.families) <= p
+        ],
+        "false_flags": [
+            {"text": d.text, "families": list(d.families), "flagged": sorted(p - set(d.families))}
+            for d, p in zip(drafts, predicted)
+            if p - set(d.families)
+        ],
     }
 
 
@@ -115,8 +128,11 @@ def evaluate(with_cv: bool = False, seeds: Path = SEEDS) -> Dict[str, Any]:
     checker = TabooChecker(kb.taboo)
     report: Dict[str, Any] = {"test": score(checker, load_split(), families)}
     phrases = seed_phrases(seeds)
-    report["seed_phrases"] = {"count": len(phrases), "flagged": [bool(checker.check(p)) for p in phrases],
-                              "missed": [p for p in phrases if not checker.check(p)]}
+    report["seed_phrases"] = {
+        "count": len(phrases),
+        "flagged": [bool(checker.check(p)) for p in phrases],
+        "missed": [p for p in phrases if not checker.check(p)],
+    }
     if with_cv:
         report["cross_validation"] = cross_validate(kb.taboo, load_drafts())
     report["labels"] = {e["id"]: e["label"] for e in kb.taboo}
@@ -126,30 +142,51 @@ def evaluate(with_cv: bool = False, seeds: Path = SEEDS) -> Dict[str, Any]:
 def _table(result: Dict[str, Any], labels: Dict[str, str]) -> List[str]:
     lines = ["| family | label | recall | precision | drafts |", "|---|---|---|---|---|"]
     for family, figures in result["families"].items():
-        lines.append(f"| {family} | {labels[family]} | {figures['recall']:.2f} | {figures['precision']:.2f} "
-                     f"| {figures['support']} |")
+        lines.append(
+            f"| {family} | {labels[family]} | {figures['recall']:.2f} | {figures['precision']:.2f} "
+            f"| {figures['support']} |"
+        )
     overall = result["overall"]
-    lines.append(f"| **overall** (taboo or not) | | **{overall['recall']:.2f}** | **{overall['precision']:.2f}** "
-                 f"| {overall['taboo_drafts']} taboo, {overall['acceptable_drafts']} acceptable |")
+    lines.append(
+        f"| **overall** (taboo or not) | | **{overall['recall']:.2f}** | **{overall['precision']:.2f}** "
+        f"| {overall['taboo_drafts']} taboo, {overall['acceptable_drafts']} acceptable |"
+    )
     return lines
 
 
 def render(report: Dict[str, Any]) -> str:
     test, seeds, labels = report["test"], report["seed_phrases"], report["labels"]
-    lines = ["# Taboo check: the test split written apart", "",
-             "Produced by `make eval` (`python -m deescalate.tools.taboo_eval`); the split is "
-             "tests/data/taboo_test.yml, written by another writer than the training drafts and never trained on. "
-             "A family's recall counts the drafts of that family flagged with that family; the overall row "
-             "asks only whether a taboo draft was flagged at all and an acceptable one left alone.", ""]
+    lines = [
+        "# Taboo check: the test split written apart",
+        "",
+        "Produced by `make eval` (`python -m deescalate.tools.taboo_eval`); the split is "
+        "tests/data/taboo_test.yml, written by another writer than the training drafts and never trained on. "
+        "A family's recall counts the drafts of that family flagged with that family; the overall row "
+        "asks only whether a taboo draft was flagged at all and an acceptable one left alone.",
+        "",
+    ]
     lines += _table(test, labels)
     flagged = sum(seeds["flagged"])
-    lines += ["", f"Seed documents' taboo phrases flagged: {flagged} of {seeds['count']}"
-              + ("" if seeds["count"] else " (seed folder not present)") + ".", ""]
-    lines += ["## Taboo drafts missed", ""] + [f"- {m['text']} (expected {', '.join(m['families'])}; "
-                                                f"flagged {', '.join(m['flagged']) or 'nothing'})"
-                                                for m in test["missed"]] + [""]
-    lines += ["## Flags on families the draft does not break", ""] + [
-        f"- {m['text']} ({', '.join(m['flagged'])})" for m in test["false_flags"]] + [""]
+    lines += [
+        "",
+        f"Seed documents' taboo phrases flagged: {flagged} of {seeds['count']}"
+        + ("" if seeds["count"] else " (seed folder not present)")
+        + ".",
+        "",
+    ]
+    lines += (
+        ["## Taboo drafts missed", ""]
+        + [
+            f"- {m['text']} (expected {', '.join(m['families'])}; flagged {', '.join(m['flagged']) or 'nothing'})"
+            for m in test["missed"]
+        ]
+        + [""]
+    )
+    lines += (
+        ["## Flags on families the draft does not break", ""]
+        + [f"- {m['text']} ({', '.join(m['flagged'])})" for m in test["false_flags"]]
+        + [""]
+    )
     if "cross_validation" in report:
         lines += ["## Leave-one-writer-out cross-validation on the training drafts", ""]
         lines += _table(report["cross_validation"], labels) + [""]
@@ -158,10 +195,16 @@ def render(report: Dict[str, Any]) -> str:
 
 def failures(report: Dict[str, Any]) -> List[str]:
     test = report["test"]
-    problems = [f"overall {k} {test['overall'][k]:.2f} < {TARGETS[k]}" for k in ("recall", "precision")
-                if test["overall"][k] < TARGETS[k]]
-    problems += [f"{f} recall {v['recall']:.2f} < {TARGETS['family_recall']}" for f, v in test["families"].items()
-                 if v["recall"] < TARGETS["family_recall"]]
+    problems = [
+        f"overall {k} {test['overall'][k]:.2f} < {TARGETS[k]}"
+        for k in ("recall", "precision")
+        if test["overall"][k] < TARGETS[k]
+    ]
+    problems += [
+        f"{f} recall {v['recall']:.2f} < {TARGETS['family_recall']}"
+        for f, v in test["families"].items()
+        if v["recall"] < TARGETS["family_recall"]
+    ]
     problems += [f"seed phrase not flagged: {p}" for p in report["seed_phrases"]["missed"]]
     return problems
 
@@ -192,9 +235,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     (args.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     (args.out / "report.md").write_text(render(report), encoding="utf-8")
     overall = report["test"]["overall"]
-    print(f"taboo check: recall {overall['recall']:.3f} precision {overall['precision']:.3f}; "
-          f"seed phrases {sum(report['seed_phrases']['flagged'])}/{report['seed_phrases']['count']}; "
-          f"report in {args.out}")
+    print(
+        f"taboo check: recall {overall['recall']:.3f} precision {overall['precision']:.3f}; "
+        f"seed phrases {sum(report['seed_phrases']['flagged'])}/{report['seed_phrases']['count']}; "
+        f"report in {args.out}"
+    )
     for problem in failures(report):
         print(f"  below target: {problem}")
     return 0

@@ -6,6 +6,7 @@ Each surface is a module with a blueprint `bp`; they read cases through
 SQLAlchemy (deescalate/db) and talk to Rasa only through the assist API and
 Socket.IO, never through Rasa internals.
 """
+
 import importlib
 import os
 from pathlib import Path
@@ -24,7 +25,7 @@ async def refuse_missing_static_files(request: Request) -> None:
     500 for a directory, a NUL byte or a name the file system refuses."""
     if not request.path.startswith("/static/"):
         return
-    name = unquote(request.path[len("/static/"):])
+    name = unquote(request.path[len("/static/") :])
     try:
         found = "\x00" not in name and (WEB_DIR / "static" / name).is_file()
     except (OSError, ValueError):
@@ -45,8 +46,7 @@ def create_app(name: str = "deescalate_web") -> Sanic:
 
 
 def main() -> None:
-    create_app().run(host="127.0.0.1", port=int(os.environ.get("WEB_PORT", 8000)),
-                     access_log=False, workers=1)
+    create_app().run(host="127.0.0.1", port=int(os.environ.get("WEB_PORT", 8000)), access_log=False, workers=1)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 The browser never sees the assist API token: the console's routes forward
 customer utterances and agent drafts with the server's token.
 """
+
 import asyncio
 import logging
 from typing import Any, Dict, Tuple

@@ -10,6 +10,7 @@ audited routes is here.
 GET /admin/audit (admins only) queries the trail; nothing on the web server
 changes or deletes an entry.
 """
+
 import asyncio
 import datetime as dt
 import logging
@@ -82,8 +83,9 @@ async def record_views(request: Request, resp: HTTPResponse) -> None:
         return
     action, target = view
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, record_access, user.username, user.role, action, target,
-                               client_address(request), request.path)
+    await loop.run_in_executor(
+        None, record_access, user.username, user.role, action, target, client_address(request), request.path
+    )
 
 
 @bp.listener("before_server_start")
@@ -105,9 +107,14 @@ def query_from_args(request: Request) -> AuditQuery:
         limit = int(args.get("limit") or 200)
     except ValueError:
         limit = 200
-    return AuditQuery(user=(args.get("user") or "").strip()[:64] or None,
-                      target=(args.get("case") or "").strip()[:256] or None, action=action,
-                      since=_date(args.get("since")), until=_date(args.get("until")), limit=limit)
+    return AuditQuery(
+        user=(args.get("user") or "").strip()[:64] or None,
+        target=(args.get("case") or "").strip()[:256] or None,
+        action=action,
+        since=_date(args.get("since")),
+        until=_date(args.get("until")),
+        limit=limit,
+    )
 
 
 @bp.get("/admin/audit")

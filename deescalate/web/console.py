@@ -6,6 +6,7 @@ console_cases.py, the live stream is console_stream.py, the assist API is
 reached through assist_client.py (its token stays on the server), and every
 case write goes through deescalate/cases.py.
 """
+
 from typing import Any, Dict, Optional, Tuple
 
 from sanic import Blueprint, response
@@ -77,6 +78,7 @@ def _guarded_json(request: Request, case_id: str) -> Tuple[Dict[str, Any], Optio
 
 # ---------------------------------------------------------------- pages
 
+
 def _page_context(request: Request) -> Dict[str, Any]:
     user = request.ctx.user
     return {"banner": high_risk_cases() if user.role == "supervisor" else None}
@@ -99,13 +101,19 @@ async def overdue_page(request: Request) -> HTTPResponse:
 async def case_page(request: Request, case_id: str) -> HTTPResponse:
     if not valid_case_id(case_id):
         return render(request, "error.html", status=404, title="没有这个案件", message="案件编号无效。")
-    return render(request, "console/case.html", case_id=case_id, statuses=CASE_STATUSES,
-                  causes=[(c, labels.label("causes", c)) for c in CAUSES],
-                  status_labels={s: labels.label("statuses", s) for s in CASE_STATUSES},
-                  **_page_context(request))
+    return render(
+        request,
+        "console/case.html",
+        case_id=case_id,
+        statuses=CASE_STATUSES,
+        causes=[(c, labels.label("causes", c)) for c in CAUSES],
+        status_labels={s: labels.label("statuses", s) for s in CASE_STATUSES},
+        **_page_context(request),
+    )
 
 
 # ---------------------------------------------------------------- JSON API of the pages
+
 
 @bp.get("/console/api/labels")
 @require_role(*AGENT_ROLES)
@@ -117,9 +125,9 @@ async def api_labels(request: Request) -> HTTPResponse:
 @require_role(*AGENT_ROLES)
 async def api_queue(request: Request) -> HTTPResponse:
     user = request.ctx.user
-    return response.json({"cases": live_cases(),
-                          "high_risk": high_risk_cases() if user.role == "supervisor" else []},
-                         ensure_ascii=False)
+    return response.json(
+        {"cases": live_cases(), "high_risk": high_risk_cases() if user.role == "supervisor" else []}, ensure_ascii=False
+    )
 
 
 @bp.get("/console/api/overdue")
@@ -144,8 +152,15 @@ async def api_customer(request: Request, case_id: str) -> HTTPResponse:
     if refused:
         return refused
     case = load_case(case_id)
-    status, answer = await call_assist(request, "webhook", {
-        "sender": case_id, "message": body.get("text"), "channel": case.channel if case else default_settings().default_channel})
+    status, answer = await call_assist(
+        request,
+        "webhook",
+        {
+            "sender": case_id,
+            "message": body.get("text"),
+            "channel": case.channel if case else default_settings().default_channel,
+        },
+    )
     return response.json(answer, status=status, ensure_ascii=False)
 
 
@@ -158,8 +173,7 @@ async def api_draft(request: Request, case_id: str) -> HTTPResponse:
         return refused
     if not str(body.get("text") or "").strip():
         return response.json({"case_id": case_id, "taboo": [], "recorded": False})
-    status, answer = await call_assist(request, "agent", {"sender": case_id, "text": body.get("text"),
-                                                          "send": False})
+    status, answer = await call_assist(request, "agent", {"sender": case_id, "text": body.get("text"), "send": False})
     return response.json(answer, status=status, ensure_ascii=False)
 
 
@@ -170,8 +184,12 @@ async def api_send(request: Request, case_id: str) -> HTTPResponse:
     body, refused = _guarded_json(request, case_id)
     if refused:
         return refused
-    forward: Dict[str, Any] = {"sender": case_id, "text": body.get("text"), "send": True,
-                               "agent": request.ctx.user.username}
+    forward: Dict[str, Any] = {
+        "sender": case_id,
+        "text": body.get("text"),
+        "send": True,
+        "agent": request.ctx.user.username,
+    }
     if isinstance(body.get("suggestion_id"), str) and body["suggestion_id"]:
         forward["suggestion_id"] = body["suggestion_id"]
     status, answer = await call_assist(request, "agent", forward)

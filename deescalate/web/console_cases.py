@@ -6,6 +6,7 @@ table through deescalate/events.py), so any number of web processes serve
 the same live view. The record and its narrative come from the case owner
 (deescalate/cases.py, deescalate/assist/record.py).
 """
+
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deescalate import events as stored
@@ -57,8 +58,13 @@ def live_cases() -> List[Dict[str, Any]]:
 
 def high_risk_cases() -> List[Dict[str, Any]]:
     with db_session() as session:
-        cases = (session.query(Case).filter(Case.status != "closed", Case.risk == "high")
-                 .order_by(Case.updated_at.desc()).limit(50).all())
+        cases = (
+            session.query(Case)
+            .filter(Case.status != "closed", Case.risk == "high")
+            .order_by(Case.updated_at.desc())
+            .limit(50)
+            .all()
+        )
     return [case_summary(c) for c in cases]
 
 
@@ -67,8 +73,14 @@ def overdue_summaries() -> List[Dict[str, Any]]:
     now = utcnow()
     with db_session() as session:
         cases = overdue_cases(session, now=now)[:QUEUE_LIMIT]
-    return [{**case_summary(c), "reply_deadline": c.reply_deadline.isoformat(timespec="minutes"),
-             "hours_late": round((now - c.reply_deadline).total_seconds() / 3600, 1)} for c in cases]
+    return [
+        {
+            **case_summary(c),
+            "reply_deadline": c.reply_deadline.isoformat(timespec="minutes"),
+            "hours_late": round((now - c.reply_deadline).total_seconds() / 3600, 1),
+        }
+        for c in cases
+    ]
 
 
 def load_case(case_id: str) -> Optional[Case]:
@@ -76,8 +88,9 @@ def load_case(case_id: str) -> Optional[Case]:
         return session.get(Case, case_id)
 
 
-def read_events(case_id: str, after: int = 0, limit: int = EVENTS_PER_LOOK,
-                every_kind: bool = False) -> List[StoredEvent]:
+def read_events(
+    case_id: str, after: int = 0, limit: int = EVENTS_PER_LOOK, every_kind: bool = False
+) -> List[StoredEvent]:
     """The case's stored user and bot events (or all its events) with id > after, oldest first."""
     with db_session() as session:
         return stored.read_events(session, case_id, after=after, limit=limit, every_kind=every_kind)
@@ -88,18 +101,42 @@ def items_from_events(events: Sequence[StoredEvent]) -> List[Dict[str, Any]]:
     items: List[Dict[str, Any]] = []
     for turn in stored.timeline(events):
         if turn.speaker == "customer":
-            items.append({"type": "turn", "id": turn.event_id, "who": "customer", "time": turn.timestamp or 0.0,
-                          "text": turn.text, "emotion": turn.emotion, "intent": turn.intent})
+            items.append(
+                {
+                    "type": "turn",
+                    "id": turn.event_id,
+                    "who": "customer",
+                    "time": turn.timestamp or 0.0,
+                    "text": turn.text,
+                    "emotion": turn.emotion,
+                    "intent": turn.intent,
+                }
+            )
             continue
         if turn.assist is not None:
-            items.append({"type": "assist", "id": turn.event_id, "time": turn.timestamp or 0.0,
-                          "analysis": turn.assist.get("analysis") or {},
-                          "suggestions": turn.assist.get("suggestions") or [],
-                          "alerts": turn.assist.get("alerts") or [],
-                          "knowledge": turn.assist.get("knowledge") or []})
+            items.append(
+                {
+                    "type": "assist",
+                    "id": turn.event_id,
+                    "time": turn.timestamp or 0.0,
+                    "analysis": turn.assist.get("analysis") or {},
+                    "suggestions": turn.assist.get("suggestions") or [],
+                    "alerts": turn.assist.get("alerts") or [],
+                    "knowledge": turn.assist.get("knowledge") or [],
+                }
+            )
         if turn.text:
-            items.append({"type": "turn", "id": turn.event_id, "who": turn.speaker, "time": turn.timestamp or 0.0,
-                          "text": turn.text, "suggestion_id": turn.suggestion_id, "taboo": turn.taboo})
+            items.append(
+                {
+                    "type": "turn",
+                    "id": turn.event_id,
+                    "who": turn.speaker,
+                    "time": turn.timestamp or 0.0,
+                    "text": turn.text,
+                    "suggestion_id": turn.suggestion_id,
+                    "taboo": turn.taboo,
+                }
+            )
     return items
 
 
@@ -122,8 +159,10 @@ def record_view(case_id: str, case: Optional[Case], items: List[Dict[str, Any]])
     return {
         "exists": case is not None,
         "cause": (case.cause if case else None) or analysis.get("cause") or "",
-        "demand_note": (case.demand_note if case else None) or "、".join(
-            labels.label("demands", d) for d in ((case.demand if case else None) or analysis.get("demand") or [])),
+        "demand_note": (case.demand_note if case else None)
+        or "、".join(
+            labels.label("demands", d) for d in ((case.demand if case else None) or analysis.get("demand") or [])
+        ),
         "amount": case.amount if case and case.amount is not None else analysis.get("amount"),
         "approval_tier": case.approval_tier if case else None,
         "approval_role": labels.approver(case.approval_role) if case and case.approval_role else "",
@@ -138,6 +177,10 @@ def record_view(case_id: str, case: Optional[Case], items: List[Dict[str, Any]])
 def case_snapshot(case_id: str) -> Dict[str, Any]:
     items = items_from_events(read_events(case_id))
     case = load_case(case_id)
-    return {"case_id": case_id, "items": items, "record": record_view(case_id, case, items),
-            "summary": case_summary(case) if case else None,
-            "last_event": max((i["id"] for i in items), default=0)}
+    return {
+        "case_id": case_id,
+        "items": items,
+        "record": record_view(case_id, case, items),
+        "summary": case_summary(case) if case else None,
+        "last_event": max((i["id"] for i in items), default=0),
+    }

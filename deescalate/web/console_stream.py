@@ -3,6 +3,7 @@
 Every web process polls the database, so a turn recorded through any Rasa
 instance reaches every open console page.
 """
+
 import asyncio
 import json
 import time
@@ -21,7 +22,7 @@ bp = Blueprint("console_stream")
 bp.middleware(add_security_headers, "response")
 
 POLL_SECONDS = 0.6
-STREAM_SECONDS = 120          # the browser reconnects (with Last-Event-ID) after this
+STREAM_SECONDS = 120  # the browser reconnects (with Last-Event-ID) after this
 HEARTBEAT_SECONDS = 15
 
 
@@ -57,12 +58,14 @@ async def stream(request: Request) -> Optional[HTTPResponse]:
         after = int(request.headers.get("Last-Event-ID") or request.args.get("after") or 0)
     except ValueError:
         after = 0
-    if not 0 <= after < 2 ** 63:   # beyond the database's integers: from the start, like a bad value
+    if not 0 <= after < 2**63:  # beyond the database's integers: from the start, like a bad value
         after = 0
     want_queue = request.args.get("queue") == "1"
     supervisor = request.ctx.user.role == "supervisor"
-    resp = await request.respond(content_type="text/event-stream; charset=utf-8",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    resp = await request.respond(
+        content_type="text/event-stream; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
     await resp.send("retry: 1000\n\n")
     loop = asyncio.get_running_loop()
     seen: Dict[str, str] = {}

@@ -8,6 +8,7 @@ GET  /review/dashboard               charts of the recorded cases
 
 Only trainers, supervisors and admins see these pages.
 """
+
 import asyncio
 import datetime as dt
 import logging
@@ -66,6 +67,7 @@ class _Taboo:
         if self.checker is None and time.monotonic() - self.tried_at > KB_RETRY_SECONDS:
             self.tried_at = time.monotonic()
             from deescalate.kb import load_kb
+
             try:
                 self.checker = TabooChecker(load_kb(KB_DIR).taboo)
             except Exception as error:  # a half-edited KB must not take the review down
@@ -113,9 +115,13 @@ def channel_label(input_channel: Optional[str]) -> str:
 
 
 def _common(request: Request) -> Dict[str, Any]:
-    return {"label": labels.label, "local": utc_to_local, "options": label_options(),
-            "channel_label": channel_label,
-            "section": request.path.split("/")[2] if request.path.count("/") >= 2 else "cases"}
+    return {
+        "label": labels.label,
+        "local": utc_to_local,
+        "options": label_options(),
+        "channel_label": channel_label,
+        "section": request.path.split("/")[2] if request.path.count("/") >= 2 else "cases",
+    }
 
 
 def _event_id(value: Optional[str]) -> Optional[int]:
@@ -126,6 +132,7 @@ def _event_id(value: Optional[str]) -> Optional[int]:
 
 # ---------------------------------------------------------------- pages
 
+
 @bp.get("/review")
 @require_role(*REVIEW_ROLES)
 async def cases_page(request: Request) -> HTTPResponse:
@@ -135,11 +142,22 @@ async def cases_page(request: Request) -> HTTPResponse:
             filters.q = ""
         page = case_page(session, filters)
         pending = pending_corrections(session)
-    pager = {n: "/review?" + urlencode(filters.as_args(page=n)) for n in (page.page - 1, page.page + 1)
-             if 1 <= n <= page.pages}
+    pager = {
+        n: "/review?" + urlencode(filters.as_args(page=n))
+        for n in (page.page - 1, page.page + 1)
+        if 1 <= n <= page.pages
+    }
     exported = {key: request.args.get(key) for key in ("exported", "n", "present", "conflicts", "skipped")}
-    return render(request, "review/cases.html", filters=filters, page=page, pager=pager, pending=pending,
-                  exported=exported if exported["n"] is not None else None, **_common(request))
+    return render(
+        request,
+        "review/cases.html",
+        filters=filters,
+        page=page,
+        pager=pager,
+        pending=pending,
+        exported=exported if exported["n"] is not None else None,
+        **_common(request),
+    )
 
 
 @bp.get("/review/case/<case_id>")
@@ -154,9 +172,17 @@ async def case_view(request: Request, case_id: str) -> HTTPResponse:
     if case is None and not events:
         return render(request, "error.html", status=404, title="没有这个案件", message="找不到这个案件的记录。")
     turns = build_transcript(events, taboo.get())
-    return render(request, "review/case.html", case=case, case_id=case_id, turns=turns,
-                  corrections=corrections, saved=_event_id(request.args.get("saved")),
-                  error=request.args.get("error"), **_common(request))
+    return render(
+        request,
+        "review/case.html",
+        case=case,
+        case_id=case_id,
+        turns=turns,
+        corrections=corrections,
+        saved=_event_id(request.args.get("saved")),
+        error=request.args.get("error"),
+        **_common(request),
+    )
 
 
 @bp.post("/review/case/<case_id>/correct")
@@ -174,8 +200,14 @@ async def correct(request: Request, case_id: str) -> HTTPResponse:
     target = f"/review/case/{case_id}"
     with db_session() as session:
         try:
-            save_correction(session, case_id, event_id, form.get("intent") or "", form.get("emotion") or "",
-                            request.ctx.user.username)
+            save_correction(
+                session,
+                case_id,
+                event_id,
+                form.get("intent") or "",
+                form.get("emotion") or "",
+                request.ctx.user.username,
+            )
             session.commit()
         except CorrectionError as error:
             session.rollback()
@@ -192,8 +224,13 @@ async def export(request: Request) -> HTTPResponse:
         return render(request, "error.html", status=403, title="请求无效", message="页面已过期，请刷新后重试。")
     loop = asyncio.get_running_loop()
     result = await loop.run_in_executor(None, export_corrections, session_factory(), corrections_dir())
-    args = {"exported": result.path.name if result.path else "", "n": result.exported,
-            "present": result.already_present, "conflicts": len(result.conflicts), "skipped": result.skipped}
+    args = {
+        "exported": result.path.name if result.path else "",
+        "n": result.exported,
+        "present": result.already_present,
+        "conflicts": len(result.conflicts),
+        "skipped": result.skipped,
+    }
     return response.redirect("/review?" + urlencode(args), status=303)
 
 
@@ -213,8 +250,7 @@ async def dashboard_page(request: Request) -> HTTPResponse:
     date_from = _date_arg(request, "date_from", date_to - dt.timedelta(days=DASHBOARD_DAYS - 1))
     with db_session() as session:
         board = dashboard(session, date_from, date_to, with_agents=_events_table_exists(session))
-    return render(request, "review/dashboard.html", board=board, graphs=dashboard_charts(board),
-                  **_common(request))
+    return render(request, "review/dashboard.html", board=board, graphs=dashboard_charts(board), **_common(request))
 
 
 def dashboard_charts(board: Any) -> Dict[str, Any]:
@@ -226,17 +262,24 @@ def dashboard_charts(board: Any) -> Dict[str, Any]:
     used = sum(a.with_suggestion for a in board.agents.values())
     return {
         "causes": charts.hbar_chart(causes, "各投诉原因的案件数"),
-        "emotions": charts.stacked_columns(days, charts.emotion_series(
-            {e: labels.label("emotions", e) for e in EMOTIONS}), peaks, "每日案件的情绪峰值"),
-        "escalation_rate": charts.rate_gauge(board.escalation_rate, "升级率",
-                                             f"{board.escalated} / {board.cases} 个案件", "#e53935"),
+        "emotions": charts.stacked_columns(
+            days, charts.emotion_series({e: labels.label("emotions", e) for e in EMOTIONS}), peaks, "每日案件的情绪峰值"
+        ),
+        "escalation_rate": charts.rate_gauge(
+            board.escalation_rate, "升级率", f"{board.escalated} / {board.cases} 个案件", "#e53935"
+        ),
         "escalations": charts.hbar_chart(escalations, "各类升级威胁的案件数", colour="#e53935"),
-        "suggestion_rate": charts.rate_gauge(board.suggestion_use_rate, "建议采用率",
-                                             f"{used} / {board.agent_turns} 次坐席回复", "#43a047"),
-        "taboo": charts.hbar_chart([(name or "未署名", figures.taboo_hits) for name, figures in agents],
-                                   "各坐席的禁忌用语次数", colour="#fb8c00"),
-        "taboo_families": charts.hbar_chart([(family_label(f), n) for f, n in board.taboo_per_family],
-                                            "各类禁忌的次数", colour="#fb8c00"),
+        "suggestion_rate": charts.rate_gauge(
+            board.suggestion_use_rate, "建议采用率", f"{used} / {board.agent_turns} 次坐席回复", "#43a047"
+        ),
+        "taboo": charts.hbar_chart(
+            [(name or "未署名", figures.taboo_hits) for name, figures in agents],
+            "各坐席的禁忌用语次数",
+            colour="#fb8c00",
+        ),
+        "taboo_families": charts.hbar_chart(
+            [(family_label(f), n) for f, n in board.taboo_per_family], "各类禁忌的次数", colour="#fb8c00"
+        ),
         "agents": agents,
         "family_label": family_label,
     }

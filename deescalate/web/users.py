@@ -8,6 +8,7 @@
 Without --password-stdin the password is asked twice without echo. Roles:
 agent (坐席), supervisor (主管), trainer (培训师), admin (管理员).
 """
+
 import argparse
 import getpass
 import sys
@@ -37,8 +38,9 @@ def _find(session, username: str) -> User:  # noqa: ANN001
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deescalate.web.users", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m deescalate.web.users", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("add", help="create a user")
     add.add_argument("username")
@@ -54,13 +56,14 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     url = database_url()
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     upgrade()
     try:
         with db_session() as session:
             if args.command == "add":
-                user = create_user(session, args.username, read_password(args.password_stdin),
-                                   args.role, args.display_name)
+                user = create_user(
+                    session, args.username, read_password(args.password_stdin), args.role, args.display_name
+                )
                 print(f"created {user.username} ({ROLE_NAMES[user.role]})")
             elif args.command == "password":
                 user = _find(session, args.username)

@@ -12,6 +12,7 @@ console.
 Settings (environment): WIDGET_RASA_URL is where browsers reach Rasa
 (default RASA_URL); WIDGET_TITLE is the panel title.
 """
+
 import json
 import os
 from pathlib import Path
@@ -60,8 +61,10 @@ def widget_config(request: Request) -> Dict[str, Any]:
         "cssUrl": f"{base_url(request)}/static/widget/widget.css",
         "title": os.environ.get("WIDGET_TITLE", "在线客服"),
         "subtitle": "投诉与建议 · 智能客服，可随时转人工",
-        "greeting": ("您好，这里是在线客服。请直接说说您遇到的问题，我会尽力帮您处理；"
-                     "需要人工服务时，随时点“转人工”或直接告诉我。"),
+        "greeting": (
+            "您好，这里是在线客服。请直接说说您遇到的问题，我会尽力帮您处理；"
+            "需要人工服务时，随时点“转人工”或直接告诉我。"
+        ),
         "privacyNote": "请勿发送密码、验证码或完整卡号",
         "maxChars": MAX_MESSAGE_CHARS,
     }
@@ -70,8 +73,13 @@ def widget_config(request: Request) -> Dict[str, Any]:
 def _js_literal(value: Any) -> str:
     """JSON that is also safe to sit in a script: no '</script>' or line separators."""
     text = json.dumps(value, ensure_ascii=False)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def widget_bundle(config: Dict[str, Any]) -> str:
@@ -81,8 +89,9 @@ def widget_bundle(config: Dict[str, Any]) -> str:
     page's own `io`; it runs here with `define`/`module`/`exports` shadowed and
     any previous `window.io` put back, so only the widget holds this copy.
     """
-    client = "\n".join(line for line in _read(SOCKETIO_CLIENT).splitlines()
-                       if not line.startswith("//# sourceMappingURL="))
+    client = "\n".join(
+        line for line in _read(SOCKETIO_CLIENT).splitlines() if not line.startswith("//# sourceMappingURL=")
+    )
     return (
         "/*! Complaint de-escalation assistant: website chat widget.\n"
         " * Includes the Socket.IO client (MIT licence, see /static/vendor/socket.io-client/LICENSE). */\n"
@@ -103,27 +112,33 @@ def widget_bundle(config: Dict[str, Any]) -> str:
 
 @bp.get("/widget.js")
 async def widget_js(request: Request) -> HTTPResponse:
-    return response.text(widget_bundle(widget_config(request)),
-                         content_type="application/javascript; charset=utf-8",
-                         headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+    return response.text(
+        widget_bundle(widget_config(request)),
+        content_type="application/javascript; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def demo_page_policy(request: Request) -> str:
     """The demo page's Content-Security-Policy: only this server and Rasa."""
     rasa = rasa_public_url(request)
-    socket = "ws" + rasa[len("http"):] if rasa.startswith("http") else rasa
-    return (f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"connect-src 'self' {rasa} {socket}; frame-ancestors 'none'; base-uri 'none'; "
-            f"form-action 'self'")
+    socket = "ws" + rasa[len("http") :] if rasa.startswith("http") else rasa
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {rasa} {socket}; frame-ancestors 'none'; base-uri 'none'; "
+        f"form-action 'self'"
+    )
 
 
 @bp.get("/demo-bank")
 async def demo_bank(request: Request) -> HTTPResponse:
     """A page of a fictional bank, with the widget embedded by its one script tag."""
-    html = templates.get_template("widget/demo_bank.html").render(
-        widget_src=f"{base_url(request)}/widget.js")
-    return response.html(html, headers={
-        "Content-Security-Policy": demo_page_policy(request),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin",
-    })
+    html = templates.get_template("widget/demo_bank.html").render(widget_src=f"{base_url(request)}/widget.js")
+    return response.html(
+        html,
+        headers={
+            "Content-Security-Policy": demo_page_policy(request),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        },
+    )

@@ -1,4 +1,5 @@
 """The agent console in headless Chromium against the real web server and Rasa stack."""
+
 import json
 import re
 import uuid
@@ -10,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import screenshot
 
-LIVE_TIMEOUT = 30000   # ms: a turn goes through Rasa, the action server and the database poll
+LIVE_TIMEOUT = 30000  # ms: a turn goes through Rasa, the action server and the database poll
 COMPLAINT = "我在柜台买的明明是理财，怎么变成保险了？"
 TABOO_DRAFT = "公司规定就是这样，我也没办法"
 
@@ -24,8 +25,12 @@ def logged_in_session(web: Any, role: str) -> requests.Session:
     session = requests.Session()
     form = session.get(f"{web.url}/login", timeout=10).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-    reply = session.post(f"{web.url}/login", timeout=30, allow_redirects=False,
-                         data={"username": web.username(role), "password": web.PASSWORD, "csrf_token": token})
+    reply = session.post(
+        f"{web.url}/login",
+        timeout=30,
+        allow_redirects=False,
+        data={"username": web.username(role), "password": web.PASSWORD, "csrf_token": token},
+    )
     assert reply.status_code == 302
     page = session.get(f"{web.url}/console", timeout=10, headers={"Accept": "text/html"})
     match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
@@ -40,8 +45,11 @@ def open_case(page: Any, web: Any, case_id: str, role: str = "agent") -> None:
 
 
 def agent_events(servers: Any, case_id: str) -> list:
-    return [data for kind, data in servers.stored_events(case_id)
-            if kind == "bot" and (data.get("metadata") or {}).get("author") == "agent"]
+    return [
+        data
+        for kind, data in servers.stored_events(case_id)
+        if kind == "bot" and (data.get("metadata") or {}).get("author") == "agent"
+    ]
 
 
 def test_anonymous_visitors_are_sent_to_login(page, web):
@@ -125,7 +133,7 @@ def test_emotion_sparkline_follows_each_customer_turn(page, web, servers):
     expect(page.locator(".turn.customer")).to_have_count(2, timeout=LIVE_TIMEOUT)
     expect(page.locator("#a-spark circle")).to_have_count(2)
     levels = [page.locator("#a-spark circle").nth(i).get_attribute("class") for i in range(2)]
-    assert levels[1] == "lvl-4"            # furious, the top of the scale
+    assert levels[1] == "lvl-4"  # furious, the top of the scale
     expect(page.locator("#a-escalation .flag").first).to_be_visible()
     screenshot(page, "console_emotion_trend")
 
@@ -138,12 +146,12 @@ def test_taboo_draft_is_flagged_and_fixed_with_one_click(page, web, servers):
     hits = page.locator("#taboo-list li")
     expect(hits.first).to_be_visible(timeout=LIVE_TIMEOUT)
     expect(hits.first.locator(".phrase")).to_contain_text("规定就是这样")
-    expect(hits.first.locator(".family")).to_have_text("躲在制度和系统后面")   # the family is shown
+    expect(hits.first.locator(".family")).to_have_text("躲在制度和系统后面")  # the family is shown
     expect(page.locator("#draft-status")).to_contain_text("躲在制度和系统后面")
     expect(hits.first.locator(".why")).not_to_be_empty()
     screenshot(page, "console_taboo_flagged")
 
-    for _ in range(5):                      # one click per flagged phrase
+    for _ in range(5):  # one click per flagged phrase
         if hits.count() == 0:
             break
         before = page.locator("#draft").input_value()
@@ -156,11 +164,14 @@ def test_taboo_draft_is_flagged_and_fixed_with_one_click(page, web, servers):
     assert "公司规定就是这样" not in fixed
     screenshot(page, "console_taboo_fixed")
 
-    check = requests.post(f"{servers.stack.rasa_url}/webhooks/assist/agent", timeout=30,
-                          headers={"Authorization": f"Bearer {servers.token}"},
-                          json={"sender": case_id, "text": fixed})
+    check = requests.post(
+        f"{servers.stack.rasa_url}/webhooks/assist/agent",
+        timeout=30,
+        headers={"Authorization": f"Bearer {servers.token}"},
+        json={"sender": case_id, "text": fixed},
+    )
     assert check.json()["taboo"] == []
-    assert agent_events(servers, case_id) == []      # checking a draft records nothing
+    assert agent_events(servers, case_id) == []  # checking a draft records nothing
 
 
 def test_customer_text_is_shown_as_text_never_as_html(page, web, servers):
@@ -188,7 +199,7 @@ def test_queue_puts_handoffs_first_and_refreshes_itself(page, web):
     expect(rows.filter(has_text=handoff)).to_have_count(1, timeout=LIVE_TIMEOUT)
     ids = [row.get_attribute("data-case-id") for row in rows.all()]
     assert ids.index(handoff) < ids.index(urgent) < ids.index(quiet)
-    assert all(web.case(case_id).handoff for case_id in ids[:ids.index(handoff) + 1])
+    assert all(web.case(case_id).handoff for case_id in ids[: ids.index(handoff) + 1])
     screenshot(page, "console_queue")
 
     rows.filter(has_text=urgent).locator("a").click()
@@ -211,6 +222,7 @@ def test_supervisor_banner_lists_open_high_risk_cases(page, web):
 
 def test_supervisor_sees_overdue_cases_and_agents_do_not(page, web):
     import datetime as dt
+
     now = dt.datetime.utcnow()
     late, answered, on_time = new_case_id("late"), new_case_id("answered"), new_case_id("ontime")
     web.add_case(late, risk="high", cause="claim_denied", reply_deadline=now - dt.timedelta(hours=30))
@@ -272,8 +284,9 @@ def test_state_changes_need_the_csrf_token(web, headers: Dict[str, str], status:
     case_id = new_case_id("csrf")
     web.add_case(case_id)
     session.headers.pop("X-CSRF-Token")
-    reply = session.post(f"{web.url}/console/api/case/{case_id}/record", json={"status": "closed"},
-                         headers=headers, timeout=10)
+    reply = session.post(
+        f"{web.url}/console/api/case/{case_id}/record", json={"status": "closed"}, headers=headers, timeout=10
+    )
     assert reply.status_code == status and reply.json()["error"] == "csrf"
     assert web.case(case_id).status == "open"
 
@@ -300,7 +313,7 @@ def test_the_browser_never_sees_the_assist_token(page, web, servers):
     expect(page.locator(".turn.customer")).to_have_count(1, timeout=LIVE_TIMEOUT)
     bodies = []
     for reply in seen:
-        if "/console/stream" in reply.url:   # an open event stream has no final body
+        if "/console/stream" in reply.url:  # an open event stream has no final body
             continue
         try:
             bodies.append(reply.text())
@@ -339,8 +352,13 @@ def test_stream_resumes_after_the_last_seen_event(web, servers):
     snapshot = session.get(f"{web.url}/console/api/case/{case_id}", timeout=10).json()
     assert [i["text"] for i in snapshot["items"] if i["type"] == "turn"] == [COMPLAINT]
     servers.assist(case_id, "我是去年在城东支行办的，到现在都没人管")
-    with session.get(f"{web.url}/console/stream", params={"case": case_id}, stream=True, timeout=10,
-                     headers={"Last-Event-ID": str(snapshot["last_event"])}) as reply:
+    with session.get(
+        f"{web.url}/console/stream",
+        params={"case": case_id},
+        stream=True,
+        timeout=10,
+        headers={"Last-Event-ID": str(snapshot["last_event"])},
+    ) as reply:
         assert reply.headers["Content-Type"].startswith("text/event-stream")
         raw = ""
         for chunk in reply.iter_content(chunk_size=None, decode_unicode=True):

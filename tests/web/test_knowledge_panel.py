@@ -1,4 +1,5 @@
 """The agent-only knowledge panel and the choice cards in the console, in headless Chromium."""
+
 import uuid
 from typing import Any
 
@@ -8,8 +9,7 @@ from tests.conftest import screenshot
 from tests.web.test_console import LIVE_TIMEOUT, open_case
 from tests.web.test_widget import WIDGET, open_widget, say
 
-POLICY_CASE = ["我在银行柜台本来想存定期，结果给我办了一份分红险，交了五万，现在只能退四万二",
-               "我已经交了两年了"]
+POLICY_CASE = ["我在银行柜台本来想存定期，结果给我办了一份分红险，交了五万，现在只能退四万二", "我已经交了两年了"]
 
 
 def test_console_shows_the_knowledge_panel_with_bases_and_the_choice_cards(page: Any, web: Any, servers: Any) -> None:
@@ -37,9 +37,9 @@ def test_console_shows_the_knowledge_panel_with_bases_and_the_choice_cards(page:
     cards = page.locator("#suggestions .choice-card")
     expect(cards).to_have_count(len(options))
     expect(cards.locator(".c-title")).to_have_text([o["short"] for o in options])
-    assert "cooling_off_cancel" not in {o["id"] for o in options}       # two years paid: no cooling-off card
-    priced = next(o for o in options if o["borne"])                      # a card routed by what the company bears
-    assert priced["borne"] == 8000                                       # 50,000 paid, 42,000 cash value
+    assert "cooling_off_cancel" not in {o["id"] for o in options}  # two years paid: no cooling-off card
+    priced = next(o for o in options if o["borne"])  # a card routed by what the company bears
+    assert priced["borne"] == 8000  # 50,000 paid, 42,000 cash value
     card = cards.filter(has=page.locator(".c-title", has_text=priced["short"]))
     expect(card.locator(".c-detail")).to_be_hidden()
     card.locator("summary").click()

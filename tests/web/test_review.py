@@ -1,5 +1,6 @@
 """Trainer review: label corrections exported as Rasa NLU data, the pages in headless
 Chromium against the real stack, and who may see them."""
+
 import datetime as dt
 import json
 import time
@@ -30,10 +31,12 @@ def domain_intents() -> Set[str]:
 
 def load_nlu(path: Path) -> Any:
     from rasa.shared.nlu.training_data.loading import load_data
+
     return load_data(str(path))
 
 
 # ---------------------------------------------------------------- export, on its own database
+
 
 @pytest.fixture()
 def review_db(tmp_path: Path) -> Any:
@@ -45,17 +48,33 @@ def review_db(tmp_path: Path) -> Any:
     return factory
 
 
-def add_turn(factory: Any, case_id: str, text: str, intent: str, emotion: str,
-             entities: List[Dict[str, Any]] = ()) -> int:
-    data = {"event": "user", "timestamp": time.time(), "text": text, "input_channel": "assist",
-            "parse_data": {"text": text, "intent": {"name": intent, "confidence": 0.6},
-                           "emotion": {"name": emotion, "confidence": 0.7}, "entities": list(entities)}}
+def add_turn(
+    factory: Any, case_id: str, text: str, intent: str, emotion: str, entities: List[Dict[str, Any]] = ()
+) -> int:
+    data = {
+        "event": "user",
+        "timestamp": time.time(),
+        "text": text,
+        "input_channel": "assist",
+        "parse_data": {
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.6},
+            "emotion": {"name": emotion, "confidence": 0.7},
+            "entities": list(entities),
+        },
+    }
     with factory() as session:
         if session.get(Case, case_id) is None:
             session.add(Case(case_id=case_id, channel="hotline", status="open", demand=[], escalation=[]))
-        result = session.execute(EVENTS.insert().values(
-            sender_id=case_id, type_name="user", timestamp=data["timestamp"], intent_name=intent,
-            data=json.dumps(data)))   # ensure_ascii, as Rasa writes it
+        result = session.execute(
+            EVENTS.insert().values(
+                sender_id=case_id,
+                type_name="user",
+                timestamp=data["timestamp"],
+                intent_name=intent,
+                data=json.dumps(data),
+            )
+        )  # ensure_ascii, as Rasa writes it
         session.commit()
         return int(result.inserted_primary_key[0])
 
@@ -66,33 +85,43 @@ def test_annotate_writes_entities_in_the_training_data_syntax():
         {"entity": "amount", "start": 3, "end": 6, "value": 50000.0},
         {"entity": "product", "start": 9, "end": 12, "value": "分红险"},
         {"entity": "escalation", "start": 18, "end": 23, "value": "regulator"},
-        {"entity": "product", "start": 10, "end": 12, "value": "红险"},          # overlaps: dropped
-        {"entity": "made_up", "start": 0, "end": 1, "value": "x"},                # not in the contract
+        {"entity": "product", "start": 10, "end": 12, "value": "红险"},  # overlaps: dropped
+        {"entity": "made_up", "start": 0, "end": 1, "value": "x"},  # not in the contract
     ]
     assert annotate(text, entities) == (
         '我存的[五万块]{"entity": "amount", "value": "50000"}变成了[分红险](product)，'
-        '我要投诉到[12378]{"entity": "escalation", "value": "regulator"}')
+        '我要投诉到[12378]{"entity": "escalation", "value": "regulator"}'
+    )
     masked = "我的卡号是【银行卡****1234】 [急]"
-    assert annotate(masked, [{"entity": "amount", "start": 5, "end": 17, "value": 1234}]) == "我的卡号是【银行卡****1234】 ［急］"
+    assert (
+        annotate(masked, [{"entity": "amount", "start": 5, "end": 17, "value": 1234}])
+        == "我的卡号是【银行卡****1234】 ［急］"
+    )
     assert plain_text(annotate(text, entities)) == text
 
 
 def test_corrections_export_as_valid_rasa_nlu(review_db: Any, tmp_path: Path):
     case_id = "case-export"
-    first = add_turn(review_db, case_id, "ATM把我的卡吞了 三千块也没吐出来", "out_of_scope", "calm",
-                     [{"entity": "amount", "start": 10, "end": 13, "value": 3000}])
+    first = add_turn(
+        review_db,
+        case_id,
+        "ATM把我的卡吞了 三千块也没吐出来",
+        "out_of_scope",
+        "calm",
+        [{"entity": "amount", "start": 10, "end": 13, "value": 3000}],
+    )
     second = add_turn(review_db, case_id, "我就是想问问 你们到底什么时候给我处理", "greet", "angry")
     fallback = add_turn(review_db, case_id, "嗯嗯", "nlu_fallback", "calm")
     with review_db() as session:
         save_correction(session, case_id, first, "atm_malfunction", "anxious", "trainer1")
         save_correction(session, case_id, second, "ask_status", "angry", "trainer1")
-        save_correction(session, case_id, second, "ask_status", "furious", "trainer1")   # re-corrected before export
+        save_correction(session, case_id, second, "ask_status", "furious", "trainer1")  # re-corrected before export
         with pytest.raises(ValueError):
             save_correction(session, case_id, fallback, "not_an_intent", "calm", "trainer1")
         save_correction(session, case_id, fallback, "affirm", "calm", "trainer1")
         session.commit()
         assert session.query(Correction).count() == 3
-    with review_db() as session:   # the fallback turn's intent reverted: nothing usable to export
+    with review_db() as session:  # the fallback turn's intent reverted: nothing usable to export
         row = session.query(Correction).filter_by(event_id=fallback).one()
         row.intent = None
         session.commit()
@@ -124,7 +153,8 @@ def test_export_skips_what_the_training_data_already_says(review_db: Any, tmp_pa
     out = tmp_path / "nlu"
     out.mkdir()
     (out / "existing.yml").write_text(
-        'version: "3.1"\nnlu:\n- intent: greet\n  examples:\n  - text: |\n      你好\n', encoding="utf-8")
+        'version: "3.1"\nnlu:\n- intent: greet\n  examples:\n  - text: |\n      你好\n', encoding="utf-8"
+    )
     event = add_turn(review_db, "case-dup", "你好", "thank", "calm")
     with review_db() as session:
         save_correction(session, "case-dup", event, "greet", "calm", "trainer1")
@@ -136,11 +166,18 @@ def test_export_skips_what_the_training_data_already_says(review_db: Any, tmp_pa
 
 
 def add_agent_turn(factory: Any, case_id: str, agent: str, families: List[str]) -> None:
-    data = {"event": "bot", "timestamp": time.time(), "text": "…",
-            "metadata": {"author": "agent", "agent_name": agent, "taboo": families}}
+    data = {
+        "event": "bot",
+        "timestamp": time.time(),
+        "text": "…",
+        "metadata": {"author": "agent", "agent_name": agent, "taboo": families},
+    }
     with factory() as session:
-        session.execute(EVENTS.insert().values(sender_id=case_id, type_name="bot", timestamp=data["timestamp"],
-                                               data=json.dumps(data)))
+        session.execute(
+            EVENTS.insert().values(
+                sender_id=case_id, type_name="bot", timestamp=data["timestamp"], data=json.dumps(data)
+            )
+        )
         session.commit()
 
 
@@ -164,32 +201,49 @@ def test_search_finds_chinese_in_rasa_escaped_json(review_db: Any):
     add_turn(review_db, "case-atm", "取款机吞卡了 100%是你们的问题", "atm_malfunction", "angry")
     add_turn(review_db, "case-metro", "地铁又晚点了", "metro_delay", "angry")
     with review_db() as session:
+
         def found(query: str) -> List[str]:
             return [c.case_id for c in case_page(session, CaseFilters(q=query)).cases]
+
         assert found("吞卡") == ["case-atm"]
-        assert found("100%") == ["case-atm"]          # % is a character here, not a wildcard
+        assert found("100%") == ["case-atm"]  # % is a character here, not a wildcard
         assert found("%") == ["case-atm"]
         assert found("晚点") == ["case-metro"]
         assert found("退款") == []
 
 
 def test_filters_drop_values_outside_the_contract():
-    filters = CaseFilters.from_args({"cause": ["mis_selling"], "emotion_peak": ["rage"], "page": ["x"],
-                                     "date_from": ["2024-13-01"], "escalation": ["any"]})
-    assert (filters.cause, filters.emotion_peak, filters.page, filters.date_from, filters.escalation) == \
-        ("mis_selling", "", 1, None, "any")
+    filters = CaseFilters.from_args(
+        {
+            "cause": ["mis_selling"],
+            "emotion_peak": ["rage"],
+            "page": ["x"],
+            "date_from": ["2024-13-01"],
+            "escalation": ["any"],
+        }
+    )
+    assert (filters.cause, filters.emotion_peak, filters.page, filters.date_from, filters.escalation) == (
+        "mis_selling",
+        "",
+        1,
+        None,
+        "any",
+    )
     assert filters.as_args(page=2) == {"cause": "mis_selling", "escalation": "any", "page": "2"}
 
 
 # ---------------------------------------------------------------- the pages, against the real stack
 
 
-def agent_says(servers: Any, case_id: str, text: str, suggestion_id: Any = None,
-               agent: str = "agent1") -> Dict[str, Any]:
-    reply = requests.post(f"{servers.stack.rasa_url}/webhooks/assist/agent", timeout=60,
-                          headers={"Authorization": f"Bearer {servers.token}"},
-                          json={"sender": case_id, "text": text, "send": True, "suggestion_id": suggestion_id,
-                                "agent": agent})
+def agent_says(
+    servers: Any, case_id: str, text: str, suggestion_id: Any = None, agent: str = "agent1"
+) -> Dict[str, Any]:
+    reply = requests.post(
+        f"{servers.stack.rasa_url}/webhooks/assist/agent",
+        timeout=60,
+        headers={"Authorization": f"Bearer {servers.token}"},
+        json={"sender": case_id, "text": text, "send": True, "suggestion_id": suggestion_id, "agent": agent},
+    )
     assert reply.status_code == 200, reply.text
     return reply.json()
 
@@ -274,8 +328,9 @@ def test_review_posts_need_the_csrf_token(web: Any, page: Any):
     web.login(page, "trainer", next_path="/review")
     reply = page.request.post(f"{web.url}/review/export", form={"csrf_token": "forged"})
     assert reply.status == 403
-    reply = page.request.post(f"{web.url}/review/case/any-case/correct",
-                              form={"event_id": "1", "intent": "greet", "emotion": "calm"})
+    reply = page.request.post(
+        f"{web.url}/review/case/any-case/correct", form={"event_id": "1", "intent": "greet", "emotion": "calm"}
+    )
     assert reply.status == 403
 
 
@@ -300,13 +355,12 @@ def test_filters_and_dashboard_show_the_recorded_cases(web: Any, servers: Any, p
 
     page.goto(f"{web.url}/review/dashboard")
     expect(page.locator("svg.chart")).to_have_count(7)
-    today = dt.date.today()          # the dashboard shows the last 30 days by default, local time
+    today = dt.date.today()  # the dashboard shows the last 30 days by default, local time
     with web.sessions() as session:
-        recent = [c for c in session.query(Case).all()
-                  if 0 <= (today - utc_to_local(c.created_at).date()).days < 30]
+        recent = [c for c in session.query(Case).all() if 0 <= (today - utc_to_local(c.created_at).date()).days < 30]
     expect(page.locator("#case-total")).to_have_text(str(len(recent)))
     expect(page.locator("svg.chart").first).to_contain_text(kb.label("causes", cause))
-    expect(page.locator("svg.chart").last).to_contain_text(agent)       # taboo hits per agent
+    expect(page.locator("svg.chart").last).to_contain_text(agent)  # taboo hits per agent
     expect(page.locator("table.numbers tr", has_text=agent).locator("td").nth(3)).to_have_text(str(len(flagged)))
     expect(page.locator("table.numbers tr", has_text=agent).locator("td").nth(5)).to_contain_text(flagged[0]["label"])
     screenshot(page, "review_dashboard")

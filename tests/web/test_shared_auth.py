@@ -3,6 +3,7 @@
 No Rasa is needed: the login, the lockout, the sessions, the audit trail and
 the login rate limit live in the web server and the database.
 """
+
 import os
 import re
 import signal
@@ -37,13 +38,25 @@ class WebInstance:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "WebInstance":
-        env = {**os.environ, "DATABASE_URL": self.db_url, "WEB_PORT": str(self.port), "PYTHONPATH": str(ROOT),
-               "WEB_SECRET": "shared-secret-of-both-instances", "RASA_URL": "http://127.0.0.1:9",
-               **self.extra}
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.db_url,
+            "WEB_PORT": str(self.port),
+            "PYTHONPATH": str(ROOT),
+            "WEB_SECRET": "shared-secret-of-both-instances",
+            "RASA_URL": "http://127.0.0.1:9",
+            **self.extra,
+        }
         env.pop("REDIS_URL", None)
         log = (self.workdir / f"web-{self.port}.log").open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "deescalate.web.app"], cwd=ROOT, env=env,
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "deescalate.web.app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, (self.workdir / f"web-{self.port}.log").read_text()[-2000:]
@@ -90,8 +103,12 @@ def csrf_of(session: requests.Session, url: str) -> str:
 
 
 def try_login(session: requests.Session, url: str, name: str, password: str) -> requests.Response:
-    return session.post(f"{url}/login", timeout=30, allow_redirects=False,
-                        data={"username": name, "password": password, "csrf_token": csrf_of(session, url)})
+    return session.post(
+        f"{url}/login",
+        timeout=30,
+        allow_redirects=False,
+        data={"username": name, "password": password, "csrf_token": csrf_of(session, url)},
+    )
 
 
 def signed_in(session: requests.Session, url: str) -> bool:
@@ -101,18 +118,18 @@ def signed_in(session: requests.Session, url: str) -> bool:
 def test_lockout_counted_on_one_instance_holds_on_the_other_and_after_a_restart(pair, database, tmp_path):
     first, second = pair
     session = requests.Session()
-    for attempt in range(5):                          # 3 wrong guesses on one instance, 2 on the other
+    for attempt in range(5):  # 3 wrong guesses on one instance, 2 on the other
         target = first if attempt < 3 else second
         assert try_login(session, target.url, "locked-s", f"guess-{attempt}").status_code == 401
     for instance in pair:
         reply = try_login(requests.Session(), instance.url, "locked-s", PASSWORD)
         assert reply.status_code == 429 and "登录失败次数过多" in reply.text
-    fresh = WebInstance(database, tmp_path).start()   # a restarted instance remembers
+    fresh = WebInstance(database, tmp_path).start()  # a restarted instance remembers
     try:
         assert try_login(requests.Session(), fresh.url, "locked-s", PASSWORD).status_code == 429
     finally:
         fresh.stop()
-    other = requests.Session()                        # the lock is the name's, not everyone's
+    other = requests.Session()  # the lock is the name's, not everyone's
     assert try_login(other, second.url, "agent-s", PASSWORD).status_code == 302
     assert signed_in(other, first.url)
 
@@ -127,7 +144,7 @@ def test_a_session_from_one_instance_works_on_the_other_and_a_logout_ends_it_on_
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
     reply = session.post(f"{second.url}/logout", headers={"X-CSRF-Token": token}, allow_redirects=False, timeout=10)
     assert reply.status_code == 302
-    replayed = requests.Session()                     # the old cookie, kept by an attacker
+    replayed = requests.Session()  # the old cookie, kept by an attacker
     replayed.cookies.set("dx_session", cookie)
     assert not signed_in(replayed, first.url) and not signed_in(replayed, second.url)
 
@@ -161,11 +178,12 @@ def test_each_view_of_a_case_transcript_or_dashboard_is_in_the_audit_trail(pair,
     assert trainer.get(f"{second.url}/review/dashboard", headers=html, timeout=10).status_code == 200
     assert admin.get(f"{second.url}/console/case/case-audit-1", headers=html, timeout=10).status_code == 200
     refused = trainer.get(f"{first.url}/console/case/case-audit-1", headers=html, timeout=10)
-    assert refused.status_code == 403                 # a refused view is no view
+    assert refused.status_code == 403  # a refused view is no view
 
     transcript = audit_rows(database, username="trainer-s", action="transcript")
     assert [(r.role, r.target, r.address, r.path) for r in transcript] == [
-        ("trainer", "case-audit-1", "127.0.0.1", "/review/case/case-audit-1")]
+        ("trainer", "case-audit-1", "127.0.0.1", "/review/case/case-audit-1")
+    ]
     assert [r.role for r in audit_rows(database, username="trainer-s", action="dashboard")] == ["trainer"]
     assert [r.target for r in audit_rows(database, username="admin-s", action="case")] == ["case-audit-1"]
     assert audit_rows(database, username="trainer-s", action="case") == []
@@ -173,36 +191,43 @@ def test_each_view_of_a_case_transcript_or_dashboard_is_in_the_audit_trail(pair,
     page = admin.get(f"{first.url}/admin/audit", params={"case": "case-audit-1"}, headers=html, timeout=10)
     assert page.status_code == 200
     assert "trainer-s" in page.text and "admin-s" in page.text and "/review/case/case-audit-1" in page.text
-    assert audit_rows(database, username="admin-s", action="audit")     # reading the trail is recorded too
+    assert audit_rows(database, username="admin-s", action="audit")  # reading the trail is recorded too
     assert trainer.get(f"{first.url}/admin/audit", headers=html, timeout=10).status_code == 403
 
 
 def test_no_web_route_edits_or_deletes_audit_entries(pair, database):
     admin = requests.Session()
     assert try_login(admin, pair[0].url, "admin-s", PASSWORD).status_code == 302
-    token = re.search(r'<meta name="csrf-token" content="([^"]+)"',
-                      admin.get(f"{pair[0].url}/admin/audit", headers={"Accept": "text/html"}, timeout=10).text).group(1)
+    token = re.search(
+        r'<meta name="csrf-token" content="([^"]+)"',
+        admin.get(f"{pair[0].url}/admin/audit", headers={"Accept": "text/html"}, timeout=10).text,
+    ).group(1)
     before = len(audit_rows(database))
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         reply = admin.request(method, f"{pair[0].url}/admin/audit", headers={"X-CSRF-Token": token}, timeout=10)
         assert reply.status_code == 405, method
     from deescalate.web.app import create_app
+
     app = create_app("audit_routes_check")
-    writers = [route.path for route in app.router.routes
-               if "audit" in route.path and set(route.methods) - {"GET", "HEAD", "OPTIONS"}]
+    writers = [
+        route.path
+        for route in app.router.routes
+        if "audit" in route.path and set(route.methods) - {"GET", "HEAD", "OPTIONS"}
+    ]
     assert writers == []
-    assert len(audit_rows(database)) == before        # the refused writes left no entry and changed none
+    assert len(audit_rows(database)) == before  # the refused writes left no entry and changed none
 
 
 def test_login_rate_limit_per_address_answers_429_with_retry_after(database, tmp_path):
     limits = tmp_path / "limits.yml"
-    limits.write_text("limits:\n  login_address: {count: 4, seconds: 60}\n  login_name: {count: 100, seconds: 60}\n",
-                      encoding="utf-8")
+    limits.write_text(
+        "limits:\n  login_address: {count: 4, seconds: 60}\n  login_name: {count: 100, seconds: 60}\n", encoding="utf-8"
+    )
     instance = WebInstance(database, tmp_path, {"RATE_LIMITS_FILE": str(limits)}).start()
     try:
         session = requests.Session()
         statuses = [try_login(session, instance.url, f"nobody-{n}", "wrong-password").status_code for n in range(4)]
-        assert statuses == [401] * 4                  # different names: no lockout, only the address limit
+        assert statuses == [401] * 4  # different names: no lockout, only the address limit
         reply = try_login(session, instance.url, "agent-s", PASSWORD)
         assert reply.status_code == 429 and "登录尝试过于频繁" in reply.text
         assert 1 <= int(reply.headers["Retry-After"]) <= 15

@@ -1,5 +1,6 @@
 """The website chat widget in headless Chromium: on the demo bank page against the
 real Rasa stack, and on a bare host page against a scripted Socket.IO server."""
+
 import asyncio
 import json
 import threading
@@ -15,7 +16,7 @@ from playwright.sync_api import expect
 from deescalate.tools.stack import free_port
 from tests.conftest import ROOT, artifact, screenshot
 
-REPLY_TIMEOUT = 60000      # ms: a turn goes through the NLU, the action server and back
+REPLY_TIMEOUT = 60000  # ms: a turn goes through the NLU, the action server and back
 WIDGET = "#deescalate-chat-widget"
 COMPLAINT = "我在你们柜台买的理财，后来才发现是一份分红险，每年要交两万，当时根本没人跟我说清楚"
 INJECTION = '<img src=x onerror="window.__pwned=1"><b>粗体</b><script>window.__pwned=2</script>'
@@ -46,7 +47,7 @@ def wait_for_bot(page: Any, bots_before: int) -> None:
     """Until the bot has said something new and the typing line is gone."""
     expect(page.locator(f"{WIDGET} .msg.bot:not(.typing)")).not_to_have_count(bots_before, timeout=REPLY_TIMEOUT)
     expect(page.locator(f"{WIDGET} .msg.typing")).to_be_hidden(timeout=REPLY_TIMEOUT)
-    page.wait_for_timeout(1500)   # the bot's lines of one turn arrive one after another
+    page.wait_for_timeout(1500)  # the bot's lines of one turn arrive one after another
 
 
 def session_id(page: Any) -> str:
@@ -56,15 +57,15 @@ def session_id(page: Any) -> str:
     }""")
 
 
-
 def test_widget_js_is_one_self_contained_script(web: Any) -> None:
     import requests
+
     reply = requests.get(f"{web.url}/widget.js", timeout=10)
     assert reply.status_code == 200
     assert reply.headers["Content-Type"].startswith("application/javascript")
     body = reply.text
     assert "Socket.IO v4" in body and "mountChatWidget(io, " in body
-    assert web.servers.stack.rasa_url in body            # the browser talks to Rasa directly
+    assert web.servers.stack.rasa_url in body  # the browser talks to Rasa directly
     assert "cdn" not in body.lower()
 
 
@@ -74,7 +75,7 @@ def test_widget_conversation_buttons_and_handoff(web: Any, page: Any, browser: A
     open_widget(page, f"{web.url}/demo-bank")
     say(page, COMPLAINT)
     bot_texts = page.locator(f"{WIDGET} .msg.bot:not(.typing) .text").all_inner_texts()
-    assert len(bot_texts) >= 3, bot_texts            # greeting, then the bot's own answer
+    assert len(bot_texts) >= 3, bot_texts  # greeting, then the bot's own answer
     choices = page.locator(f"{WIDGET} .choice")
     expect(choices.first).to_be_visible()
     titles = choices.all_inner_texts()
@@ -125,8 +126,9 @@ def test_customer_html_is_shown_as_text(web: Any, page: Any) -> None:
 
 
 def test_phone_viewport_is_full_screen(web: Any, browser: Any) -> None:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 667},
-                                  is_mobile=True, has_touch=True, device_scale_factor=2)
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
     page = context.new_page()
     try:
         page.goto(f"{web.url}/demo-bank")
@@ -139,7 +141,7 @@ def test_phone_viewport_is_full_screen(web: Any, browser: Any) -> None:
         expect(page.locator(f"{WIDGET} .launcher")).to_be_hidden()
         say(page, "信用卡年费没说清楚就扣了我两百块")
         expect(page.locator(f"{WIDGET} textarea")).to_be_in_viewport()
-        page.screenshot(path=str(artifact("widget_phone_open")))   # the screen, as the phone shows it
+        page.screenshot(path=str(artifact("widget_phone_open")))  # the screen, as the phone shows it
         page.locator(f"{WIDGET} .close").tap()
         expect(panel).to_be_hidden()
         expect(page.locator(f"{WIDGET} .launcher")).to_be_visible()
@@ -148,6 +150,7 @@ def test_phone_viewport_is_full_screen(web: Any, browser: Any) -> None:
 
 
 # ---------------------------------------------------------------- a scripted Socket.IO server
+
 
 class ScriptedBot:
     """A Socket.IO server speaking Rasa's channel events, answering with fixed messages.
@@ -177,9 +180,13 @@ class ScriptedBot:
 
         async def host_page(_request: Any) -> aioweb.Response:
             """A page of another site that embeds the widget with its one script tag."""
-            return aioweb.Response(content_type="text/html", text=(
-                '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>别的网站</title></head>'
-                f'<body><h1>别的网站</h1><script src="{self.widget_src}"></script></body></html>'))
+            return aioweb.Response(
+                content_type="text/html",
+                text=(
+                    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>别的网站</title></head>'
+                    f'<body><h1>别的网站</h1><script src="{self.widget_src}"></script></body></html>'
+                ),
+            )
 
         app.router.add_get("/host", host_page)
 
@@ -224,11 +231,15 @@ BUTTON_HTML = '<i onclick="window.__pwned=4">分期</i>还款'
 @pytest.fixture()
 def scripted_bot(web: Any) -> Iterator[ScriptedBot]:
     replies = [
-        {"assist": {"suggestions": [{"text": "不该出现在客户面前"}]}},     # a custom payload: no text
+        {"assist": {"suggestions": [{"text": "不该出现在客户面前"}]}},  # a custom payload: no text
         {"text": BOT_HTML},
-        {"text": "您看哪种方式更合适？", "quick_replies": [
-            {"content_type": "text", "title": BUTTON_HTML, "payload": "我选分期还款"},
-            {"content_type": "text", "title": "延期还款", "payload": "我选延期还款"}]},
+        {
+            "text": "您看哪种方式更合适？",
+            "quick_replies": [
+                {"content_type": "text", "title": BUTTON_HTML, "payload": "我选分期还款"},
+                {"content_type": "text", "title": "延期还款", "payload": "我选延期还款"},
+            ],
+        },
     ]
     with ScriptedBot(replies, f"{web.url}/widget.js") as bot:
         yield bot
@@ -244,7 +255,7 @@ def test_bot_messages_and_buttons_are_text_on_any_page(web: Any, page: Any, scri
 
     page.route(f"{web.url}/widget.js", to_scripted_bot)
     open_widget(page, f"{scripted_bot.url}/host")
-    assert page.evaluate("typeof window.io") == "undefined"      # the page's globals stay clean
+    assert page.evaluate("typeof window.io") == "undefined"  # the page's globals stay clean
     say(page, "能分期吗")
     log = page.locator(f"{WIDGET} .log")
     expect(log.locator(".msg.bot .text").filter(has_text="点击")).to_have_text(BOT_HTML)
@@ -256,7 +267,7 @@ def test_bot_messages_and_buttons_are_text_on_any_page(web: Any, page: Any, scri
     groups = log.locator(".choices")
     expect(groups).to_have_count(2)
     expect(groups.nth(1).locator(".choice").first).to_be_enabled()
-    say(page, "我再想想")                   # typing instead of clicking spends the offered choices
+    say(page, "我再想想")  # typing instead of clicking spends the offered choices
     expect(groups).to_have_count(3)
     for button in groups.nth(1).locator(".choice").all():
         expect(button).to_be_disabled()
@@ -275,7 +286,8 @@ def test_channel_issues_ids_and_keeps_agent_payload_back(web: Any, page: Any) ->
     hotline_case = f"hotline-{time.monotonic_ns()}"
     page.goto(f"{web.url}/demo-bank")
     page.add_script_tag(url=f"{web.url}/static/vendor/socket.io-client/socket.io.min.js")
-    result = page.evaluate("""async ([url, hotlineCase]) => {
+    result = page.evaluate(
+        """async ([url, hotlineCase]) => {
         const socket = io(url, {transports: ["websocket"]});
         const said = [];
         socket.on("bot_uttered", message => said.push(message));
@@ -292,7 +304,9 @@ def test_channel_issues_ids_and_keeps_agent_payload_back(web: Any, page: Any) ->
         await new Promise(resolve => setTimeout(resolve, 2000));
         socket.close();
         return {session, said};
-    }""", [web.servers.stack.rasa_url, hotline_case])
+    }""",
+        [web.servers.stack.rasa_url, hotline_case],
+    )
     assert result["session"] != hotline_case and result["session"].startswith("chat-")
     assert web.servers.stored_events(hotline_case) == []
     assert result["said"] and all(set(m) <= {"text", "quick_replies"} and m["text"] for m in result["said"])

@@ -1,5 +1,6 @@
 """The bench's HTTP drivers: one measured kind of turn (Endpoint), timed turns, and the
 single-stream, growth, concurrent-case and throughput loops."""
+
 import asyncio
 import json
 import time
@@ -21,7 +22,7 @@ class Endpoint:
 
     name: str
     url: str
-    kind: str                       # "assist", "rest" or "parse"
+    kind: str  # "assist", "rest" or "parse"
     headers: Dict[str, str] = field(default_factory=dict)
 
     def body(self, sender: str, text: str) -> Dict[str, Any]:
@@ -55,8 +56,9 @@ async def timed_turn(session: aiohttp.ClientSession, endpoint: Endpoint, sender:
     return elapsed
 
 
-async def tracker_sizes(session: aiohttp.ClientSession, urls: Dict[str, str], names: Sequence[str],
-                        sender: str) -> Dict[str, Dict[str, float]]:
+async def tracker_sizes(
+    session: aiohttp.ClientSession, urls: Dict[str, str], names: Sequence[str], sender: str
+) -> Dict[str, Dict[str, float]]:
     """Events and JSON size of each long case's tracker, as Rasa's API gives it (and as
     Rasa posts it to an action server every turn)."""
     sizes = {}
@@ -65,8 +67,7 @@ async def tracker_sizes(session: aiohttp.ClientSession, urls: Dict[str, str], na
             content = await reply.read()
         if reply.status != 200:
             raise BenchError(f"{name}: tracker of {sender}: HTTP {reply.status}")
-        sizes[name] = {"events": len(json.loads(content).get("events") or []),
-                       "kib": round(len(content) / 1024, 1)}
+        sizes[name] = {"events": len(json.loads(content).get("events") or []), "kib": round(len(content) / 1024, 1)}
     return sizes
 
 
@@ -76,15 +77,22 @@ def rotated(items: Sequence[Any], shift: int) -> List[Any]:
     return list(items[shift:]) + list(items[:shift])
 
 
-async def warm_up(session: aiohttp.ClientSession, endpoints: Sequence[Endpoint], utterances: Sequence[str],
-                  turns: int, prefix: str) -> None:
+async def warm_up(
+    session: aiohttp.ClientSession, endpoints: Sequence[Endpoint], utterances: Sequence[str], turns: int, prefix: str
+) -> None:
     for number in range(turns):
         for endpoint in endpoints:
             await timed_turn(session, endpoint, f"{prefix}-warm{number}", utterances[number % len(utterances)])
 
 
-async def single_stream(session: aiohttp.ClientSession, endpoints: Sequence[Endpoint], utterances: Sequence[str],
-                        turns: int, case_turns: int, prefix: str) -> Dict[str, List[float]]:
+async def single_stream(
+    session: aiohttp.ClientSession,
+    endpoints: Sequence[Endpoint],
+    utterances: Sequence[str],
+    turns: int,
+    case_turns: int,
+    prefix: str,
+) -> Dict[str, List[float]]:
     """Each turn to every target in turn, one request at a time; case `i // case_turns`."""
     latencies: Dict[str, List[float]] = {e.name: [] for e in endpoints}
     for number in range(turns):
@@ -95,8 +103,9 @@ async def single_stream(session: aiohttp.ClientSession, endpoints: Sequence[Endp
     return latencies
 
 
-async def growth(session: aiohttp.ClientSession, endpoints: Sequence[Endpoint], utterances: Sequence[str],
-                 turns: int, prefix: str) -> Dict[str, List[float]]:
+async def growth(
+    session: aiohttp.ClientSession, endpoints: Sequence[Endpoint], utterances: Sequence[str], turns: int, prefix: str
+) -> Dict[str, List[float]]:
     """One case per target driven for `turns` turns, targets interleaved turn by turn."""
     latencies: Dict[str, List[float]] = {e.name: [] for e in endpoints}
     for number in range(turns):
@@ -106,8 +115,9 @@ async def growth(session: aiohttp.ClientSession, endpoints: Sequence[Endpoint], 
     return latencies
 
 
-async def concurrent_cases(session: aiohttp.ClientSession, endpoint: Endpoint, utterances: Sequence[str],
-                           cases: int, turns: int, prefix: str) -> Dict[str, Any]:
+async def concurrent_cases(
+    session: aiohttp.ClientSession, endpoint: Endpoint, utterances: Sequence[str], cases: int, turns: int, prefix: str
+) -> Dict[str, Any]:
     """`cases` cases at once, each sending its turns one after another."""
     latencies: List[float] = []
 
@@ -119,12 +129,18 @@ async def concurrent_cases(session: aiohttp.ClientSession, endpoint: Endpoint, u
     began = time.perf_counter()
     await asyncio.gather(*(case(i) for i in range(cases)))
     seconds = time.perf_counter() - began
-    return {"cases": cases, "turns_per_case": turns, "seconds": round(seconds, 2),
-            "turns_per_s": round(len(latencies) / seconds, 1), **summarize(latencies)}
+    return {
+        "cases": cases,
+        "turns_per_case": turns,
+        "seconds": round(seconds, 2),
+        "turns_per_s": round(len(latencies) / seconds, 1),
+        **summarize(latencies),
+    }
 
 
-async def parse_throughput(session: aiohttp.ClientSession, endpoint: Endpoint, utterances: Sequence[str],
-                           clients: int, parses: int) -> Dict[str, Any]:
+async def parse_throughput(
+    session: aiohttp.ClientSession, endpoint: Endpoint, utterances: Sequence[str], clients: int, parses: int
+) -> Dict[str, Any]:
     """`parses` requests shared by `clients` concurrent clients."""
     latencies: List[float] = []
 
@@ -135,5 +151,10 @@ async def parse_throughput(session: aiohttp.ClientSession, endpoint: Endpoint, u
     began = time.perf_counter()
     await asyncio.gather(*(client(i) for i in range(clients)))
     seconds = time.perf_counter() - began
-    return {"clients": clients, "parses": parses, "seconds": round(seconds, 2),
-            "parses_per_s": round(parses / seconds, 1), **summarize(latencies)}
+    return {
+        "clients": clients,
+        "parses": parses,
+        "seconds": round(seconds, 2),
+        "parses_per_s": round(parses / seconds, 1),
+        **summarize(latencies),
+    }

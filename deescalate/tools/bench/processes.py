@@ -17,6 +17,7 @@ from deescalate.tools.stack import free_port, wait_for
 
 # ---------------------------------------------------------------- processes and memory
 
+
 def parent_pids() -> Dict[int, int]:
     """pid -> parent pid of every process, from /proc/<pid>/stat."""
     parents = {}
@@ -28,7 +29,7 @@ def parent_pids() -> Dict[int, int]:
         except OSError:
             continue
         # The command name may hold spaces and parentheses: the fields follow the last ')'.
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         parents[int(entry.name)] = int(fields[1])
     return parents
 
@@ -40,7 +41,7 @@ def process_tree(pid: int, parents: Dict[int, int]) -> List[int]:
         children.setdefault(parent, []).append(child)
     tree: List[int] = []
     todo = [pid]
-    while todo and len(tree) < len(parents) + 1:   # bounded even if /proc changed under us
+    while todo and len(tree) < len(parents) + 1:  # bounded even if /proc changed under us
         current = todo.pop()
         tree.append(current)
         todo.extend(children.get(current, []))
@@ -61,9 +62,11 @@ def status_kib(pid: int, key: str) -> int:
 def tree_memory_mib(pid: int) -> Dict[str, float]:
     """VmRSS (and peak VmHWM) of a process and its children, MiB."""
     pids = process_tree(pid, parent_pids())
-    return {"rss_mib": round(sum(status_kib(p, "VmRSS") for p in pids) / 1024, 1),
-            "hwm_mib": round(sum(status_kib(p, "VmHWM") for p in pids) / 1024, 1),
-            "processes": len(pids)}
+    return {
+        "rss_mib": round(sum(status_kib(p, "VmRSS") for p in pids) / 1024, 1),
+        "hwm_mib": round(sum(status_kib(p, "VmHWM") for p in pids) / 1024, 1),
+        "processes": len(pids),
+    }
 
 
 def stop_group(process: subprocess.Popen, grace: float = 20.0) -> None:
@@ -83,8 +86,9 @@ def stop_group(process: subprocess.Popen, grace: float = 20.0) -> None:
         process.wait(timeout=grace)
 
 
-def run_bounded(command: List[str], timeout: float, log: Path, cwd: Path = ROOT,
-                env: Optional[Dict[str, str]] = None) -> float:
+def run_bounded(
+    command: List[str], timeout: float, log: Path, cwd: Path = ROOT, env: Optional[Dict[str, str]] = None
+) -> float:
     """Run a command in its own process group, output to `log`; seconds taken.
 
     The group is killed on time-out and on any exception (Ctrl-C, deadline),
@@ -93,8 +97,9 @@ def run_bounded(command: List[str], timeout: float, log: Path, cwd: Path = ROOT,
     log.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     with log.open("ab") as output:
-        process = subprocess.Popen(command, cwd=cwd, env=env or base_env(), stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env or base_env(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             code = process.wait(timeout=timeout)
         except BaseException:
@@ -107,12 +112,19 @@ def run_bounded(command: List[str], timeout: float, log: Path, cwd: Path = ROOT,
 
 def base_env() -> Dict[str, str]:
     env = dict(os.environ)
-    env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT),
-                "SANIC_HOST": LOOPBACK})   # rasa_sdk listens on SANIC_HOST (0.0.0.0 otherwise)
+    env.update(
+        {
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "RASA_TELEMETRY_ENABLED": "false",
+            "PYTHONPATH": str(ROOT),
+            "SANIC_HOST": LOOPBACK,
+        }
+    )  # rasa_sdk listens on SANIC_HOST (0.0.0.0 otherwise)
     return env
 
 
 # ---------------------------------------------------------------- floor bots
+
 
 @dataclass
 class FloorBot:
@@ -127,8 +139,10 @@ class FloorBot:
 
     @property
     def inputs(self) -> List[str]:
-        return [f"deescalate/tools/bench/floor/{name}" for name in
-                ("config.yml", "nlu.yml", f"{self.kind}/domain.yml", f"{self.kind}/rules.yml")]
+        return [
+            f"deescalate/tools/bench/floor/{name}"
+            for name in ("config.yml", "nlu.yml", f"{self.kind}/domain.yml", f"{self.kind}/rules.yml")
+        ]
 
     @property
     def rasa_url(self) -> str:
@@ -151,9 +165,24 @@ class FloorBot:
             return self.model, 0.0
         print(f"  training floor bot '{self.kind}' into {self.model.relative_to(ROOT)}...", flush=True)
         env = {**base_env(), "RASA_CACHE_DIRECTORY": str(FLOOR_BUILD / "rasa-cache")}
-        command = [sys.executable, "-m", "rasa", "train", "--force",
-                   "--config", self.inputs[0], "--domain", self.inputs[2], "--data", self.inputs[1], self.inputs[3],
-                   "--out", str(FLOOR_BUILD), "--fixed-model-name", name]
+        command = [
+            sys.executable,
+            "-m",
+            "rasa",
+            "train",
+            "--force",
+            "--config",
+            self.inputs[0],
+            "--domain",
+            self.inputs[2],
+            "--data",
+            self.inputs[1],
+            self.inputs[3],
+            "--out",
+            str(FLOOR_BUILD),
+            "--fixed-model-name",
+            name,
+        ]
         seconds = run_bounded(command, timeout, self.workdir / "log" / f"train-{self.kind}.log", env=env)
         for old in FLOOR_BUILD.glob(f"floor-{self.kind}-*.tar.gz"):
             if old != self.model:
@@ -161,28 +190,57 @@ class FloorBot:
         return self.model, seconds
 
     def env(self) -> Dict[str, str]:
-        return {**base_env(), "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook",
-                "FLOOR_DB_PATH": str(self.workdir / f"floor-{self.kind}.db")}
+        return {
+            **base_env(),
+            "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook",
+            "FLOOR_DB_PATH": str(self.workdir / f"floor-{self.kind}.db"),
+        }
 
     def _spawn(self, name: str, args: List[str], cwd: Path, env: Dict[str, str]) -> None:
         (self.workdir / "log").mkdir(parents=True, exist_ok=True)
         with (self.workdir / "log" / f"floor-{self.kind}-{name}.log").open("ab") as log:
-            self.processes[name] = subprocess.Popen([sys.executable, "-m", *args], cwd=cwd, env=env, stdout=log,
-                                                    stderr=subprocess.STDOUT, start_new_session=True)
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", *args],
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def start_actions(self) -> None:
         # From the floor folder with no PYTHONPATH: `actions` is floor/actions.py, not ours.
-        self._spawn("actions", ["rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
-                    FLOOR_DIR, {**self.env(), "PYTHONPATH": ""})
+        self._spawn(
+            "actions",
+            ["rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
+            FLOOR_DIR,
+            {**self.env(), "PYTHONPATH": ""},
+        )
 
     def start(self) -> None:
         """Spawn the servers without waiting; `wait_ready` waits."""
         if self.kind == "action":
             self.start_actions()
-        self._spawn("rasa", ["rasa", "run", "--model", str(self.model), "--enable-api",
-                             "--port", str(self.rasa_port), "--interface", LOOPBACK,
-                             "--credentials", str(FLOOR_DIR / "credentials.yml"),
-                             "--endpoints", str(FLOOR_DIR / "endpoints.yml")], self.workdir, self.env())
+        self._spawn(
+            "rasa",
+            [
+                "rasa",
+                "run",
+                "--model",
+                str(self.model),
+                "--enable-api",
+                "--port",
+                str(self.rasa_port),
+                "--interface",
+                LOOPBACK,
+                "--credentials",
+                str(FLOOR_DIR / "credentials.yml"),
+                "--endpoints",
+                str(FLOOR_DIR / "endpoints.yml"),
+            ],
+            self.workdir,
+            self.env(),
+        )
 
     def wait_ready(self, timeout: float) -> None:
         urls = [f"{self.rasa_url}/webhooks/rest/"]

@@ -30,6 +30,7 @@ WINDOW turns, and the size of the request posted to the action server.
 The HTTP layer in front of Rasa (Sanic, the channel) is not in these
 numbers; `make bench` measures the whole round trip.
 """
+
 import asyncio
 import functools
 import gc
@@ -48,8 +49,17 @@ from deescalate.tools.bench.settings import FLOOR_DIR, load_utterances, window_m
 from deescalate.tools.build import ROOT, ensure_model
 from deescalate.tools.stack import Stack, free_port, lock_store_env, wait_for
 
-PARTS = ["nlu", "tracker load", "tracker save", "case record", "policy", "tracker copy",
-         "action request", "action http", "action check"]
+PARTS = [
+    "nlu",
+    "tracker load",
+    "tracker save",
+    "case record",
+    "policy",
+    "tracker copy",
+    "action request",
+    "action http",
+    "action check",
+]
 
 
 class Recorder:
@@ -83,6 +93,7 @@ def timed(owner: Any, name: str, part: str) -> None:
     """Replace owner.name by a wrapper adding its run time to `part`."""
     original = getattr(owner, name)
     if asyncio.iscoroutinefunction(original):
+
         @functools.wraps(original)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             began = time.perf_counter()
@@ -91,6 +102,7 @@ def timed(owner: Any, name: str, part: str) -> None:
             finally:
                 RECORDER.add(part, (time.perf_counter() - began) * 1000)
     else:
+
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             began = time.perf_counter()
@@ -98,6 +110,7 @@ def timed(owner: Any, name: str, part: str) -> None:
                 return original(*args, **kwargs)
             finally:
                 RECORDER.add(part, (time.perf_counter() - began) * 1000)
+
     setattr(owner, name, wrapper)
 
 
@@ -129,17 +142,18 @@ def instrument_remote_action() -> None:
     timed(RemoteAction, "_validate_action_result", "action check")
     original_format = RemoteAction._action_call_format
 
-    @functools.wraps(original_format)   # keeps the source reachable for deescalate/rasa_seams.py's pin check
+    @functools.wraps(original_format)  # keeps the source reachable for deescalate/rasa_seams.py's pin check
     def measured_format(self: Any, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         body = original_format(self, *args, **kwargs)
-        RECORDER.request_bytes = len(json.dumps(body))   # outside the timed part
+        RECORDER.request_bytes = len(json.dumps(body))  # outside the timed part
         return body
 
     RemoteAction._action_call_format = measured_format
 
 
-async def drive(model: Path, endpoints_file: Path, env: Dict[str, str], texts: List[str],
-                channel: str) -> List[Dict[str, float]]:
+async def drive(
+    model: Path, endpoints_file: Path, env: Dict[str, str], texts: List[str], channel: str
+) -> List[Dict[str, float]]:
     """One case through an in-process agent; per turn: ms per part, total, request bytes."""
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -151,8 +165,15 @@ async def drive(model: Path, endpoints_file: Path, env: Dict[str, str], texts: L
     for text in texts:
         RECORDER.turn.clear()
         began = time.perf_counter()
-        await agent.handle_message(UserMessage(text, CollectingOutputChannel(), f"profile-{channel}",
-                                               input_channel=channel, metadata={"channel": "hotline"}))
+        await agent.handle_message(
+            UserMessage(
+                text,
+                CollectingOutputChannel(),
+                f"profile-{channel}",
+                input_channel=channel,
+                metadata={"channel": "hotline"},
+            )
+        )
         turn = dict(RECORDER.turn)
         turn["tracker save"] = turn.get("tracker save", 0.0) - turn.get("case record", 0.0)
         turn["total"] = (time.perf_counter() - began) * 1000
@@ -167,8 +188,19 @@ def ours(workdir: Path, texts: List[str]) -> List[Dict[str, float]]:
         stack.start_actions()
         wait_for(f"{stack.action_url}/health", 240, stack.processes, stack.log_dir)
         env = {**stack.env(), **lock_store_env({})}
-        env = {k: env[k] for k in ("ACTION_ENDPOINT_URL", "DATABASE_URL", "DATABASE_DIALECT", "LOCK_STORE_TYPE",
-                                   "LOCK_STORE_HOST", "LOCK_STORE_PORT", "LOCK_STORE_DB", "LOCK_STORE_PASSWORD")}
+        env = {
+            k: env[k]
+            for k in (
+                "ACTION_ENDPOINT_URL",
+                "DATABASE_URL",
+                "DATABASE_DIALECT",
+                "LOCK_STORE_TYPE",
+                "LOCK_STORE_HOST",
+                "LOCK_STORE_PORT",
+                "LOCK_STORE_DB",
+                "LOCK_STORE_PASSWORD",
+            )
+        }
         return asyncio.run(drive(ensure_model(), ROOT / "endpoints.yml", env, texts, "assist"))
     finally:
         stack.stop()
@@ -238,8 +270,8 @@ def main(argv: List[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="benchprofile-") as tmp:
         workdir = Path(tmp)
         configure_logging(workdir / "log" / "profile.log")
-        floor_turns = floor(workdir, texts)           # Rasa as shipped
-        if not install_rasa_seams():                   # what our tracker store does at start-up
+        floor_turns = floor(workdir, texts)  # Rasa as shipped
+        if not install_rasa_seams():  # what our tracker store does at start-up
             print("the Rasa seams do not fit this Rasa: ours runs on Rasa's own methods")
         instrument_remote_action()
         results = {"assist (ours)": ours(workdir, texts), "floor c: trivial action": floor_turns}
@@ -247,8 +279,14 @@ def main(argv: List[str]) -> int:
         report(name, turns, window)
     out = ROOT / "results" / "bench_profile.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({n: [{k: round(v, 3) for k, v in t.items()} for t in turns]
-                               for n, turns in results.items()}, indent=1, ensure_ascii=False), encoding="utf-8")
+    out.write_text(
+        json.dumps(
+            {n: [{k: round(v, 3) for k, v in t.items()} for t in turns] for n, turns in results.items()},
+            indent=1,
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     print(f"\nper-turn figures in {out.relative_to(ROOT)}")
     return 0
 

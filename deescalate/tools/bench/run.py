@@ -24,6 +24,7 @@ something could not be measured, 130 when interrupted. Every loop is
 bounded, the run has an overall deadline, and every server it started is
 stopped on the way out, also on error or Ctrl-C.
 """
+
 import asyncio
 import contextlib
 import json
@@ -74,6 +75,7 @@ from deescalate.tools.stack import Stack, free_port
 
 # ---------------------------------------------------------------- the run
 
+
 @dataclass
 class Servers:
     """Everything the bench started, so that `stop` can end it whatever happened."""
@@ -110,25 +112,29 @@ class Servers:
             "assist": Endpoint("assist", f"{rasa}/webhooks/assist/webhook", "assist", auth),
             "floor_parse": Endpoint("floor_parse", f"{rasa}/model/parse?token={self.token}", "parse"),
             "floor_utter": Endpoint("floor_utter", f"{self.floors['utter'].rasa_url}/webhooks/rest/webhook", "rest"),
-            "floor_action": Endpoint("floor_action", f"{self.floors['action'].rasa_url}/webhooks/rest/webhook",
-                                     "rest"),
+            "floor_action": Endpoint("floor_action", f"{self.floors['action'].rasa_url}/webhooks/rest/webhook", "rest"),
         }
 
     def tracker_urls(self) -> Dict[str, str]:
         """Rasa's tracker endpoint of each server, with a `{}` for the case id."""
-        return {"assist": f"{self.started.rasa_url}/conversations/{{}}/tracker?token={self.token}",
-                **{f"floor_{kind}": f"{floor.rasa_url}/conversations/{{}}/tracker"
-                   for kind, floor in self.floors.items()}}
+        return {
+            "assist": f"{self.started.rasa_url}/conversations/{{}}/tracker?token={self.token}",
+            **{f"floor_{kind}": f"{floor.rasa_url}/conversations/{{}}/tracker" for kind, floor in self.floors.items()},
+        }
 
     def memory(self) -> Dict[str, Any]:
         """RSS of our servers (process trees) and, apart, of the floor bots."""
         names = {"rasa_sdk": "action_server", "rasa": "rasa", "deescalate.web.app": "web_server"}
-        ours = {names.get(str(p.args[2]), str(p.args[2])): tree_memory_mib(p.pid)  # type: ignore[index]
-                for p in self.started.processes}
-        floors = {f"floor_{kind}_{name}": tree_memory_mib(p.pid)
-                  for kind, floor in self.floors.items() for name, p in floor.processes.items()}
-        return {"servers": ours, "total_mib": round(sum(m["rss_mib"] for m in ours.values()), 1),
-                "floors": floors}
+        ours = {
+            names.get(str(p.args[2]), str(p.args[2])): tree_memory_mib(p.pid)  # type: ignore[index]
+            for p in self.started.processes
+        }
+        floors = {
+            f"floor_{kind}_{name}": tree_memory_mib(p.pid)
+            for kind, floor in self.floors.items()
+            for name, p in floor.processes.items()
+        }
+        return {"servers": ours, "total_mib": round(sum(m["rss_mib"] for m in ours.values()), 1), "floors": floors}
 
 
 def start_servers(servers: Servers, settings: Dict[str, Any]) -> Dict[str, float]:
@@ -141,10 +147,19 @@ def start_servers(servers: Servers, settings: Dict[str, Any]) -> Dict[str, float
     for floor in servers.floors.values():
         floor.start()
     db_path = servers.workdir / "tracker.db"
-    servers.stack = Stack(rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
-                          db_url=f"sqlite:///{db_path}", token=servers.token, log_dir=servers.workdir / "log",
-                          extra_env={"WEB_SECRET": uuid.uuid4().hex, "SANIC_HOST": LOOPBACK,
-                                     "CORRECTIONS_DIR": str(servers.workdir / "corrections")})
+    servers.stack = Stack(
+        rasa_port=free_port(),
+        action_port=free_port(),
+        web_port=free_port(),
+        db_url=f"sqlite:///{db_path}",
+        token=servers.token,
+        log_dir=servers.workdir / "log",
+        extra_env={
+            "WEB_SECRET": uuid.uuid4().hex,
+            "SANIC_HOST": LOOPBACK,
+            "CORRECTIONS_DIR": str(servers.workdir / "corrections"),
+        },
+    )
     servers.stack.start()
     for floor in servers.floors.values():
         floor.wait_ready(settings["startup_timeout_s"])
@@ -158,8 +173,23 @@ def measure_train(settings: Dict[str, Any], workdir: Path) -> Dict[str, Any]:
         return {"skipped": True}
     out = workdir / "train"
     env = {**base_env(), "RASA_CACHE_DIRECTORY": str(out / "cache")}
-    command = [sys.executable, "-m", "rasa", "train", "--force", "--config", "config.yml", "--domain", "domain.yml",
-               "--data", "data", "--out", str(out), "--fixed-model-name", "bench-from-scratch"]
+    command = [
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "--force",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--data",
+        "data",
+        "--out",
+        str(out),
+        "--fixed-model-name",
+        "bench-from-scratch",
+    ]
     print("measuring `rasa train` from scratch...", flush=True)
     seconds = run_bounded(command, settings["train_timeout_s"], workdir / "log" / "train.log", env=env)
     if not (out / "bench-from-scratch.tar.gz").exists():
@@ -185,8 +215,11 @@ def growth_summary(series: Dict[str, List[float]], window: int) -> Dict[str, Any
     summary = {}
     for name, values in series.items():
         first, last = window_means(values, window)
-        summary[name] = {"first_mean": round(first, 2), "last_mean": round(last, 2),
-                         "growth": round(ratio(last, first), 3)}
+        summary[name] = {
+            "first_mean": round(first, 2),
+            "last_mean": round(last, 2),
+            "growth": round(ratio(last, first), 3),
+        }
     return summary
 
 
@@ -215,48 +248,74 @@ class Phases:
         await self.bounded(warm_up(self.session, order, self.utterances, settings["warmup_turns"], self.prefix))
         single = settings["single_stream"]
         print(f"single stream: {single['turns']} turns per target...", flush=True)
-        latencies = await self.bounded(single_stream(self.session, order, self.utterances, single["turns"],
-                                                     single["case_turns"], self.prefix))
+        latencies = await self.bounded(
+            single_stream(self.session, order, self.utterances, single["turns"], single["case_turns"], self.prefix)
+        )
         return {**single, "targets": {name: summarize(values) for name, values in latencies.items()}}
 
     async def throughput(self, settings: Dict[str, Any]) -> Dict[str, Any]:
         print(f"parse throughput: {settings['parses']} parses, {settings['clients']} clients...", flush=True)
-        return await self.bounded(parse_throughput(self.session, self.endpoints["floor_parse"], self.utterances,
-                                                   settings["clients"], settings["parses"]))
+        return await self.bounded(
+            parse_throughput(
+                self.session, self.endpoints["floor_parse"], self.utterances, settings["clients"], settings["parses"]
+            )
+        )
 
     async def growth(self, settings: Dict[str, Any]) -> Dict[str, Any]:
         print(f"growth: one case of {settings['turns']} turns per target...", flush=True)
         targets = [self.endpoints[name] for name in ("assist", "floor_action", "floor_utter")]
         series = await self.bounded(growth(self.session, targets, self.utterances, settings["turns"], self.prefix))
-        trackers = await self.bounded(tracker_sizes(self.session, self.servers.tracker_urls(), list(series),
-                                                    f"{self.prefix}-long"))
-        return {**settings, "targets": growth_summary(series, settings["window"]), "trackers": trackers,
-                "series_ms": {name: [round(v, 2) for v in values] for name, values in series.items()}}
+        trackers = await self.bounded(
+            tracker_sizes(self.session, self.servers.tracker_urls(), list(series), f"{self.prefix}-long")
+        )
+        return {
+            **settings,
+            "targets": growth_summary(series, settings["window"]),
+            "trackers": trackers,
+            "series_ms": {name: [round(v, 2) for v in values] for name, values in series.items()},
+        }
 
     async def concurrent(self, settings: Dict[str, Any]) -> Dict[str, Any]:
         print(f"concurrent: {settings['cases']} cases x {settings['turns_per_case']} turns...", flush=True)
-        return {name: await self.bounded(concurrent_cases(
-                    self.session, self.endpoints[name], self.utterances, settings["cases"],
-                    settings["turns_per_case"], f"{self.prefix}-{name}"))
-                for name in ("assist", "floor_action")}
+        return {
+            name: await self.bounded(
+                concurrent_cases(
+                    self.session,
+                    self.endpoints[name],
+                    self.utterances,
+                    settings["cases"],
+                    settings["turns_per_case"],
+                    f"{self.prefix}-{name}",
+                )
+            )
+            for name in ("assist", "floor_action")
+        }
 
 
-async def measure_http(servers: Servers, settings: Dict[str, Any], utterances: List[str],
-                       deadline: float) -> Dict[str, Any]:
+async def measure_http(
+    servers: Servers, settings: Dict[str, Any], utterances: List[str], deadline: float
+) -> Dict[str, Any]:
     """Phases 1-5, each bounded by what is left of the overall deadline."""
     timeout = aiohttp.ClientTimeout(total=settings["request_timeout_s"])
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=64)) as session:
         phases = Phases(session, servers, servers.endpoints(), utterances, deadline)
-        return {"single_stream": await phases.single(settings),
-                "parse_throughput": await phases.throughput(settings["parse_throughput"]),
-                "growth": await phases.growth(settings["growth"]),
-                "concurrent": await phases.concurrent(settings["concurrent"])}
+        return {
+            "single_stream": await phases.single(settings),
+            "parse_throughput": await phases.throughput(settings["parse_throughput"]),
+            "growth": await phases.growth(settings["growth"]),
+            "concurrent": await phases.concurrent(settings["concurrent"]),
+        }
 
 
 def machine_info() -> Dict[str, Any]:
-    return {"cores": os.cpu_count(), "loadavg": list(os.getloadavg()),
-            "rasa": package_version("rasa"), "rasa_sdk": package_version("rasa-sdk"),
-            "python": sys.version.split()[0], "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "cores": os.cpu_count(),
+        "loadavg": list(os.getloadavg()),
+        "rasa": package_version("rasa"),
+        "rasa_sdk": package_version("rasa-sdk"),
+        "python": sys.version.split()[0],
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def shuffled(utterances: List[str], seed: int) -> List[str]:
@@ -290,7 +349,6 @@ def run(settings: Dict[str, Any], workdir: Path, deadline: float) -> Dict[str, A
     return result
 
 
-
 @contextlib.contextmanager
 def shielded() -> Iterator[None]:
     """Ctrl-C, SIGTERM and the deadline alarm wait while the servers are stopped.
@@ -302,8 +360,10 @@ def shielded() -> Iterator[None]:
     began = time.monotonic()
     alarm_left = signal.alarm(0)
     received: List[int] = []
-    previous = {number: signal.signal(number, lambda number, _: received.append(number))
-                for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        number: signal.signal(number, lambda number, _: received.append(number))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:
@@ -343,7 +403,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("bench interrupted", file=sys.stderr)
         code = 130
-    except Exception:   # a bug here, not a measurement: still a clean exit code and the logs
+    except Exception:  # a bug here, not a measurement: still a clean exit code and the logs
         traceback.print_exc()
     finally:
         signal.alarm(0)

@@ -16,7 +16,7 @@ RESULTS = ROOT / "results" / "bench.json"
 UTTERANCE_DIR = ROOT / "tests" / "nlu_test"
 FLOOR_DIR = Path(__file__).resolve().with_name("floor")
 FLOOR_BUILD = ROOT / "build" / "bench"
-FLOOR_TEXT = "收到，我们马上为您处理。"   # what both floor bots answer (domain response, actions.py)
+FLOOR_TEXT = "收到，我们马上为您处理。"  # what both floor bots answer (domain response, actions.py)
 ANNOTATION = re.compile(r"\[([^\]\[]*)\](?:\([^()]*\)|\{[^{}]*\})")
 LOOPBACK = "127.0.0.1"
 MIB = 1024 * 1024
@@ -31,6 +31,7 @@ class Deadline(BenchError):
 
 
 # ---------------------------------------------------------------- settings
+
 
 def merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
     """`base` with `override`'s values, nested mappings merged key by key."""
@@ -51,6 +52,7 @@ def load_settings(path: Path = SETTINGS_FILE, quick: bool = False) -> Dict[str, 
 
 # ---------------------------------------------------------------- pure helpers
 
+
 def strip_annotations(text: str) -> str:
     """Training-data markup removed: `[两千](amount)` and `[两千]{"entity": ...}` become `两千`."""
     return ANNOTATION.sub(r"\1", text)
@@ -62,7 +64,7 @@ def load_utterances(folder: Path = UTTERANCE_DIR) -> List[str]:
     for path in sorted(folder.glob("*.yml")):
         for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
             examples = block.get("examples") or []
-            if isinstance(examples, str):   # the `examples: |` list form
+            if isinstance(examples, str):  # the `examples: |` list form
                 examples = [{"text": line.lstrip("- ")} for line in examples.splitlines() if line.strip()]
             for example in examples:
                 raw = example.get("text") if isinstance(example, dict) else None
@@ -84,10 +86,14 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def summarize(latencies_ms: Sequence[float]) -> Dict[str, float]:
-    return {"n": len(latencies_ms),
-            "p50": round(percentile(latencies_ms, 50), 2), "p95": round(percentile(latencies_ms, 95), 2),
-            "p99": round(percentile(latencies_ms, 99), 2), "mean": round(statistics.fmean(latencies_ms), 2),
-            "max": round(max(latencies_ms), 2)}
+    return {
+        "n": len(latencies_ms),
+        "p50": round(percentile(latencies_ms, 50), 2),
+        "p95": round(percentile(latencies_ms, 95), 2),
+        "p99": round(percentile(latencies_ms, 99), 2),
+        "mean": round(statistics.fmean(latencies_ms), 2),
+        "max": round(max(latencies_ms), 2),
+    }
 
 
 def window_means(series: Sequence[float], window: int) -> Tuple[float, float]:
@@ -123,9 +129,15 @@ class TargetResult:
         return self.figure >= self.limit if self.at_least else self.figure <= self.limit
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"label": self.label, "figure": round(self.figure, 3), "limit": self.limit,
-                "unit": self.unit, "ratio_to_limit": round(self.ratio, 3), "ok": self.ok,
-                "at_least": self.at_least}
+        return {
+            "label": self.label,
+            "figure": round(self.figure, 3),
+            "limit": self.limit,
+            "unit": self.unit,
+            "ratio_to_limit": round(self.ratio, 3),
+            "ok": self.ok,
+            "at_least": self.at_least,
+        }
 
 
 TARGETS: Dict[str, Tuple[str, str]] = {
@@ -140,8 +152,9 @@ TARGETS: Dict[str, Tuple[str, str]] = {
 AT_LEAST = {"concurrent_turns_over_trivial_action"}
 
 
-def evaluate_targets(figures: Dict[str, float], limits: Dict[str, float],
-                     label_values: Optional[Dict[str, str]] = None) -> List[TargetResult]:
+def evaluate_targets(
+    figures: Dict[str, float], limits: Dict[str, float], label_values: Optional[Dict[str, str]] = None
+) -> List[TargetResult]:
     """Each configured target against its figure; an unknown or unmeasured target is an error.
 
     `label_values` fill the labels' placeholders (the growth windows' turn ranges).
@@ -164,8 +177,9 @@ def target_figures(result: Dict[str, Any]) -> Dict[str, float]:
     return {
         "assist_p50_over_trivial_action_p50": ratio(single["assist"]["p50"], single["floor_action"]["p50"]),
         "growth_last_over_first": result["growth"]["targets"]["assist"]["growth"],
-        "concurrent_turns_over_trivial_action": ratio(result["concurrent"]["assist"]["turns_per_s"],
-                                                      result["concurrent"]["floor_action"]["turns_per_s"]),
+        "concurrent_turns_over_trivial_action": ratio(
+            result["concurrent"]["assist"]["turns_per_s"], result["concurrent"]["floor_action"]["turns_per_s"]
+        ),
         "assist_p99_ms": single["assist"]["p99"],
         "servers_rss_mib": result["memory"]["total_mib"],
         "taboo_check_p95_ms": result["taboo_check"]["p95"],

@@ -11,32 +11,55 @@
 
 The names below are the interface the other surfaces import.
 """
+
 from deescalate.web.auth.accounts import create_user, db_session, ensure_admin, web_secret
 from deescalate.web.auth.csrf import CsrfError, check_csrf, csrf_token
 from deescalate.web.auth.pages import (
-                                       HOME_BY_ROLE,
-                                       ROLE_NAMES,
-                                       SECURITY_HEADERS,
-                                       add_security_headers,
-                                       error_page,
-                                       render,
-                                       require_role,
-                                       templates,
-                                       wants_html,
+    HOME_BY_ROLE,
+    ROLE_NAMES,
+    SECURITY_HEADERS,
+    add_security_headers,
+    error_page,
+    render,
+    require_role,
+    templates,
+    wants_html,
 )
 from deescalate.web.auth.passwords import hash_password, verify_password
 from deescalate.web.auth.routes import bp
 from deescalate.web.auth.sessions import (
-                                       COOKIE_NAME,
-                                       SESSION_SECONDS,
-                                       current_user,
-                                       decode_session,
-                                       encode_session,
-                                       set_session_cookie,
+    COOKIE_NAME,
+    SESSION_SECONDS,
+    current_user,
+    decode_session,
+    encode_session,
+    set_session_cookie,
 )
 
-__all__ = ["COOKIE_NAME", "CsrfError", "HOME_BY_ROLE", "ROLE_NAMES", "SECURITY_HEADERS", "SESSION_SECONDS",
-           "add_security_headers", "bp", "check_csrf", "create_user", "csrf_token", "current_user",
-           "db_session", "decode_session", "encode_session", "ensure_admin", "error_page", "hash_password",
-           "render", "require_role", "set_session_cookie", "templates", "verify_password", "wants_html",
-           "web_secret"]
+__all__ = [
+    "COOKIE_NAME",
+    "CsrfError",
+    "HOME_BY_ROLE",
+    "ROLE_NAMES",
+    "SECURITY_HEADERS",
+    "SESSION_SECONDS",
+    "add_security_headers",
+    "bp",
+    "check_csrf",
+    "create_user",
+    "csrf_token",
+    "current_user",
+    "db_session",
+    "decode_session",
+    "encode_session",
+    "ensure_admin",
+    "error_page",
+    "hash_password",
+    "render",
+    "require_role",
+    "set_session_cookie",
+    "templates",
+    "verify_password",
+    "wants_html",
+    "web_secret",
+]

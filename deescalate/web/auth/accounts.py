@@ -1,4 +1,5 @@
 """The web secret and the accounts: users, the first admin, database sessions."""
+
 import functools
 import os
 import secrets
@@ -51,8 +52,7 @@ def db_session() -> Session:
     return session_factory()()
 
 
-def create_user(session: Session, username: str, password: str, role: str,
-                display_name: Optional[str] = None) -> User:
+def create_user(session: Session, username: str, password: str, role: str, display_name: Optional[str] = None) -> User:
     """Add a user; the caller commits. Raises ValueError on a bad role, name or password."""
     username = username.strip()
     if role not in ROLES:
@@ -63,8 +63,13 @@ def create_user(session: Session, username: str, password: str, role: str,
         raise ValueError("password must have at least 8 characters")
     if session.query(User).filter_by(username=username).first() is not None:
         raise ValueError(f"user {username!r} already exists")
-    user = User(username=username, password_hash=hash_password(password), role=role,
-                display_name=display_name or username, active=True)
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        display_name=display_name or username,
+        active=True,
+    )
     session.add(user)
     session.flush()
     return user
@@ -78,6 +83,7 @@ def ensure_admin(url: Optional[str] = None, username: str = "admin") -> Tuple[st
     password is kept in .env as ADMIN_PASSWORD so it can be shown again.
     """
     from deescalate.db.migrate import upgrade
+
     upgrade(url)
     known = os.environ.get("ADMIN_PASSWORD") or _env_file_value("ADMIN_PASSWORD")
     with session_factory(url)() as session:

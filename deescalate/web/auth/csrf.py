@@ -1,4 +1,5 @@
 """CSRF tokens: an HMAC of the session id, in a form field or the X-CSRF-Token header."""
+
 import hashlib
 import hmac
 
@@ -22,8 +23,7 @@ def check_csrf(request: Request) -> None:
     """Raise CsrfError unless the request carries this session's token (form or header)."""
     data = session_data(request)
     given = request.headers.get("X-CSRF-Token", "")
-    if not given and request.content_type.startswith(("application/x-www-form-urlencoded",
-                                                       "multipart/form-data")):
+    if not given and request.content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         given = request.form.get("csrf_token", "")
     if not data or not given or not hmac.compare_digest(csrf_token(request), given):
         raise CsrfError("missing or wrong CSRF token")

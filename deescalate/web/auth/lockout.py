@@ -4,6 +4,7 @@ A user name with LOGIN_FAILURES_ALLOWED failures within LOGIN_FAILURE_WINDOW
 seconds is locked, even for the right password, until the oldest of them
 leaves the window. A successful login clears the name's failures.
 """
+
 import datetime as dt
 from typing import Optional
 
@@ -27,8 +28,11 @@ def _window_start() -> dt.datetime:
 
 def is_locked(username: str) -> bool:
     with db_session() as session:
-        count = session.execute(select(func.count()).select_from(LoginFailure).where(
-            LoginFailure.username == _key(username), LoginFailure.at >= _window_start())).scalar_one()
+        count = session.execute(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(LoginFailure.username == _key(username), LoginFailure.at >= _window_start())
+        ).scalar_one()
     return count >= LOGIN_FAILURES_ALLOWED
 
 

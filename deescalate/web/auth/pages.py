@@ -1,4 +1,5 @@
 """Pages and guards shared by every surface: templates, roles, error pages, security headers."""
+
 import functools
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Optional
@@ -19,17 +20,22 @@ ROLE_NAMES = {"agent": "坐席", "supervisor": "主管", "trainer": "培训师",
 HOME_BY_ROLE = {"agent": "/console", "supervisor": "/console", "trainer": "/review", "admin": "/console"}
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
-                                "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
-                                "base-uri 'none'; form-action 'self'"),
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
-templates = Environment(loader=FileSystemLoader(str(WEB_DIR / "templates")),
-                        autoescape=select_autoescape(["html", "xml"]), trim_blocks=True,
-                        lstrip_blocks=True)
+templates = Environment(
+    loader=FileSystemLoader(str(WEB_DIR / "templates")),
+    autoescape=select_autoescape(["html", "xml"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 templates.globals["ROLE_NAMES"] = ROLE_NAMES
 
 
@@ -41,7 +47,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     """Render a template (autoescaped) with `user`, `csrf_token` and `request` added."""
     user = getattr(request.ctx, "user", None) or current_user(request)
     html = templates.get_template(template).render(
-        request=request, user=user, csrf_token=csrf_token(request), **context)
+        request=request, user=user, csrf_token=csrf_token(request), **context
+    )
     resp = response.html(html, status=status)
     if getattr(request.ctx, "session_changed", False):
         set_session_cookie(resp, request.ctx.session)
@@ -82,10 +89,13 @@ def require_role(*roles: str) -> Callable[[Handler], Handler]:
                     return _login_redirect(request)
                 return response.json({"error": "unauthorized", "message": "请先登录"}, status=401)
             if roles and user.role not in roles:
-                return error_page(request, 403, "无权访问",
-                                  f"您的角色（{ROLE_NAMES.get(user.role, user.role)}）不能使用此功能。")
+                return error_page(
+                    request, 403, "无权访问", f"您的角色（{ROLE_NAMES.get(user.role, user.role)}）不能使用此功能。"
+                )
             return await handler(request, *args, **kwargs)
+
         return wrapped
+
     return decorate
 
 

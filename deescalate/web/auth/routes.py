@@ -1,4 +1,5 @@
 """The login, logout and home routes; the tables and secret are ready before serving."""
+
 import asyncio
 from typing import Any, Optional
 
@@ -22,6 +23,7 @@ bp.middleware(add_security_headers, "response")
 @bp.listener("before_server_start")
 async def _prepare_tables(_app: Any, _loop: Any) -> None:
     from deescalate.db.migrate import upgrade
+
     upgrade()
     secret_key()
 
@@ -55,8 +57,7 @@ async def login(request: Request) -> HTTPResponse:
         check_csrf(request)
     except CsrfError:
         new_session(request)
-        return render(request, "login.html", status=403, next="",
-                      error="页面已过期，请重新登录。")
+        return render(request, "login.html", status=403, next="", error="页面已过期，请重新登录。")
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
     target = _safe_next(request.form.get("next"))
@@ -64,12 +65,16 @@ async def login(request: Request) -> HTTPResponse:
     again = dict(next=target or "", username=username)
     loop = asyncio.get_running_loop()
     if await loop.run_in_executor(None, lockout.is_locked, username):
-        return render(request, "login.html", status=429, **again,
-                      error="登录失败次数过多，请 5 分钟后再试。")
+        return render(request, "login.html", status=429, **again, error="登录失败次数过多，请 5 分钟后再试。")
     limited = rate_limiter().hit_each([("login_address", address), ("login_name", username[:128])])
     if not limited.allowed:
-        resp = render(request, "login.html", status=429, **again,
-                      error=f"登录尝试过于频繁，请 {limited.retry_after_seconds} 秒后再试。")
+        resp = render(
+            request,
+            "login.html",
+            status=429,
+            **again,
+            error=f"登录尝试过于频繁，请 {limited.retry_after_seconds} 秒后再试。",
+        )
         resp.headers["Retry-After"] = str(limited.retry_after_seconds)
         return resp
     user = await loop.run_in_executor(None, _check_login, username, password)

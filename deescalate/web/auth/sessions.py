@@ -8,6 +8,7 @@ them, and a restart keeps it. Changing the password or deactivating the
 account also ends it at the next request. Visitors who have not signed in
 (the login form's CSRF token) have a cookie only, no row.
 """
+
 import base64
 import datetime as dt
 import hashlib
@@ -85,8 +86,9 @@ def store_session(sid: str, user_id: int, expires: float, address: Optional[str]
     expires_at = dt.datetime.fromtimestamp(expires, dt.timezone.utc).replace(tzinfo=None)
     with db_session() as session:
         session.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))  # the expired go
-        session.add(WebSession(id_hash=session_hash(sid), user_id=user_id, expires_at=expires_at,
-                               address=(address or "")[:64]))
+        session.add(
+            WebSession(id_hash=session_hash(sid), user_id=user_id, expires_at=expires_at, address=(address or "")[:64])
+        )
         session.commit()
 
 
@@ -127,8 +129,7 @@ def _signed_in_user(data: Dict[str, Any]) -> Optional[User]:
         if row is None or row.user_id != data["uid"] or row.expires_at < utcnow():
             return None
         user = session.get(User, data["uid"])
-    if user is None or not user.active or not hmac.compare_digest(
-            password_fingerprint(user), str(data.get("pv", ""))):
+    if user is None or not user.active or not hmac.compare_digest(password_fingerprint(user), str(data.get("pv", ""))):
         return None
     return user
 
