@@ -13,7 +13,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
+from deescalate.assist.engine import AssistEngine
+from deescalate.assist.state import AssistSettings, CaseState
 from deescalate.assist.voice import customer_messages, needs_handoff
 from deescalate.kb import KB_DIR, load_kb
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState, chosen_option
+from deescalate.assist.engine import AssistEngine, chosen_option
 from deescalate.assist.risk import approval_tier
+from deescalate.assist.state import AssistSettings, CaseState
 from deescalate.contract import CAUSE_DOMAINS
 from deescalate.tools.build import ROOT
 
@@ -194,7 +195,7 @@ def test_chosen_option_by_ordinal_and_wording():
 
 def test_a_long_case_keeps_bounded_state_and_its_peak():
     from actions.assist import ENGINE
-    from deescalate.assist.engine import CaseState
+    from deescalate.assist.state import CaseState
 
     state = CaseState()
     emotions = ["furious"] + ["calm"] * 99
@@ -216,7 +217,7 @@ def test_a_long_case_keeps_bounded_state_and_its_peak():
 
 def test_the_domain_stays_with_its_cause_when_a_later_turn_names_a_bank():
     from actions.assist import ENGINE
-    from deescalate.assist.engine import CaseState
+    from deescalate.assist.state import CaseState
 
     def parse(text, intent):
         return {

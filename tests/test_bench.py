@@ -8,8 +8,8 @@ import statistics
 import pytest
 
 from deescalate.tools.bench.drive import rotated
+from deescalate.tools.bench.measures import window_labels
 from deescalate.tools.bench.processes import process_tree, tree_memory_mib
-from deescalate.tools.bench.run import window_labels
 from deescalate.tools.bench.settings import (
     TARGETS,
     BenchError,

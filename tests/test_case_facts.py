@@ -2,8 +2,9 @@
 
 import pytest
 
-from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
+from deescalate.assist.engine import AssistEngine
 from deescalate.assist.facts import read_facts
+from deescalate.assist.state import AssistSettings, CaseState
 from deescalate.kb.conditions import ConditionError, condition
 from deescalate.tools.build import ROOT
 

@@ -1,7 +1,8 @@
 """Case record and the chat bot's own voice, from real engine output."""
 
-from deescalate.assist.engine import AssistEngine, AssistSettings, CaseState
+from deescalate.assist.engine import AssistEngine
 from deescalate.assist.record import build_case_record, render_record_zh
+from deescalate.assist.state import AssistSettings, CaseState
 from deescalate.assist.voice import customer_messages, needs_handoff
 from deescalate.tools.build import ROOT
 

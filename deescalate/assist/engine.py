@@ -5,19 +5,17 @@ action reads the tracker into `CaseState` and writes the result back as slots.
 """
 
 import re
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any, Dict, List, Optional
 
-import yaml
-
 from deescalate.assist.analysis import ParsedTurn, emotion_peak, emotion_trend, parse_turn
-from deescalate.assist.cause_evidence import CauseEvidenceSettings, add_evidence, case_cause, ranking_of, turn_weight
+from deescalate.assist.cause_evidence import add_evidence, case_cause, ranking_of, turn_weight
 from deescalate.assist.facts import derive_facts, read_facts, tag_facts
 from deescalate.assist.knowledge import build_knowledge
 from deescalate.assist.render import TemplateValues, format_amount
-from deescalate.assist.risk import RiskSettings, approval_tier, assess_risk
+from deescalate.assist.risk import approval_tier, assess_risk
 from deescalate.assist.stage import next_stage
+from deescalate.assist.state import AssistResult, AssistSettings, CaseState
 from deescalate.assist.suggest import SuggestContext, build_suggestions, offered_choices
 from deescalate.contract import CAUSE_DOMAINS
 from deescalate.kb.conditions import condition
@@ -25,92 +23,6 @@ from deescalate.kb.loader import KnowledgeBase
 
 _ORDINAL = re.compile(r"第\s*([一二两三四1-4])|([一二两三四1-4])\s*[个种条项号]|选\s*([一二两三四1-4])|(最后|后面那)")
 _ORDINAL_VALUE = {"一": 0, "1": 0, "二": 1, "两": 1, "2": 1, "三": 2, "3": 2, "四": 3, "4": 3}
-
-
-def _risk_fields(risk: Dict[str, Any]) -> Dict[str, Any]:
-    """assist.yml's risk section as RiskSettings fields (YAML lists become tuples)."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in risk.items()}
-
-
-@dataclass
-class AssistSettings:
-    max_suggestions: int
-    plans: Dict[str, List[str]]
-    risk: RiskSettings
-    money_demands: List[str]
-    customer_channels: List[str]
-    remember_suggestions: int = 40
-    remember_emotions: int = 8
-    switch_cause_confidence: float = 0.85
-    cause_evidence: CauseEvidenceSettings = field(default_factory=CauseEvidenceSettings)
-
-    @classmethod
-    def from_yaml(cls, path: Path) -> "AssistSettings":
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        risk = data["risk"]
-        return cls(
-            max_suggestions=int(data["max_suggestions"]),
-            plans=data["plans"],
-            risk=RiskSettings(**_risk_fields(risk)),
-            money_demands=list(data["money_demands"]),
-            customer_channels=list(data["customer_channels"]),
-            remember_suggestions=int(data.get("remember_suggestions", 40)),
-            remember_emotions=int(data.get("remember_emotions", 8)),
-            switch_cause_confidence=float(data.get("switch_cause_confidence", 0.85)),
-            cause_evidence=CauseEvidenceSettings.from_dict(data.get("cause_evidence")),
-        )
-
-
-@dataclass
-class CaseState:
-    """What the case remembers between turns (kept in Rasa slots)."""
-
-    cause: Optional[str] = None
-    domain: Optional[str] = None
-    stage: Optional[str] = None
-    amount: Optional[int] = None
-    product: Optional[str] = None
-    chosen_option: Optional[str] = None
-    demand: List[str] = field(default_factory=list)
-    escalation: List[str] = field(default_factory=list)
-    emotion_history: List[str] = field(default_factory=list)  # the latest few turns
-    emotion_peak: Optional[str] = None  # over the whole case
-    turns: int = 0  # customer turns so far
-    suggested_ids: List[str] = field(default_factory=list)  # the latest few suggestions
-    case_facts: Dict[str, Any] = field(default_factory=dict)  # what the customer has told us (facts.yml)
-    abnormal: List[str] = field(default_factory=list)  # abnormal-complaint signs seen (escalation.yml)
-    cause_scores: Dict[str, float] = field(default_factory=dict)  # decayed evidence per cause
-
-    @classmethod
-    def from_slots(cls, slots: Dict[str, Any]) -> "CaseState":
-        known = cls.__dataclass_fields__
-        values = {k: v for k, v in slots.items() if k in known and v is not None}
-        for number in ("amount", "turns"):
-            if values.get(number) is not None:
-                values[number] = int(values[number])
-        return cls(**values)
-
-
-@dataclass
-class AssistResult:
-    analysis: Dict[str, Any]
-    suggestions: List[Dict[str, Any]]
-    alerts: List[Dict[str, str]]
-    state: CaseState
-    knowledge: List[Dict[str, Any]] = field(default_factory=list)
-
-    def payload(self) -> Dict[str, Any]:
-        return {
-            "analysis": self.analysis,
-            "suggestions": self.suggestions,
-            "alerts": self.alerts,
-            "knowledge": self.knowledge,
-        }
-
-    def slots(self) -> Dict[str, Any]:
-        slots = asdict(self.state)
-        slots.update(emotion=self.analysis["emotion"]["name"], risk=self.analysis["risk"])
-        return slots
 
 
 def detect_domain(kb: KnowledgeBase, cause: Optional[str], text: str, previous: Optional[str]) -> Optional[str]:

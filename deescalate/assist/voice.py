@@ -7,8 +7,8 @@ offers the choices as buttons, and tells the customer when a person takes over.
 
 from typing import Any, Dict, List
 
-from deescalate.assist.engine import AssistResult
 from deescalate.assist.render import ORDINALS
+from deescalate.assist.state import AssistResult
 from deescalate.kb.loader import KnowledgeBase
 
 SPOKEN_KINDS = ("escalation", "empathy", "explanation", "question", "commitment", "closing")

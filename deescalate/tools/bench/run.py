@@ -54,7 +54,8 @@ from deescalate.tools.bench.drive import (
     tracker_sizes,
     warm_up,
 )
-from deescalate.tools.bench.processes import FloorBot, base_env, run_bounded, tree_memory_mib
+from deescalate.tools.bench.measures import growth_summary, measure_taboo_check, measure_train, window_labels
+from deescalate.tools.bench.processes import FloorBot, tree_memory_mib
 from deescalate.tools.bench.report import table
 from deescalate.tools.bench.settings import (
     LOOPBACK,
@@ -65,10 +66,8 @@ from deescalate.tools.bench.settings import (
     evaluate_targets,
     load_settings,
     load_utterances,
-    ratio,
     summarize,
     target_figures,
-    window_means,
 )
 from deescalate.tools.build import ROOT
 from deescalate.tools.stack import Stack, free_port
@@ -165,62 +164,6 @@ def start_servers(servers: Servers, settings: Dict[str, Any]) -> Dict[str, float
         floor.wait_ready(settings["startup_timeout_s"])
     timings["servers_ready_s"] = round(time.monotonic() - began, 1)
     return timings
-
-
-def measure_train(settings: Dict[str, Any], workdir: Path) -> Dict[str, Any]:
-    """`rasa train` of our model from scratch: a temporary output folder and an empty Rasa cache."""
-    if os.environ.get("BENCH_SKIP_TRAIN") == "1":
-        return {"skipped": True}
-    out = workdir / "train"
-    env = {**base_env(), "RASA_CACHE_DIRECTORY": str(out / "cache")}
-    command = [
-        sys.executable,
-        "-m",
-        "rasa",
-        "train",
-        "--force",
-        "--config",
-        "config.yml",
-        "--domain",
-        "domain.yml",
-        "--data",
-        "data",
-        "--out",
-        str(out),
-        "--fixed-model-name",
-        "bench-from-scratch",
-    ]
-    print("measuring `rasa train` from scratch...", flush=True)
-    seconds = run_bounded(command, settings["train_timeout_s"], workdir / "log" / "train.log", env=env)
-    if not (out / "bench-from-scratch.tar.gz").exists():
-        raise BenchError(f"rasa train wrote no model; see {workdir / 'log' / 'train.log'}")
-    return {"skipped": False, "seconds": round(seconds, 1)}
-
-
-def measure_taboo_check(settings: Dict[str, Any]) -> Dict[str, Any]:
-    """One agent draft through the taboo check, in this process (no server in between)."""
-    from deescalate.tools.taboo_eval import check_latencies_ms
-
-    checks = settings["taboo_checks"]
-    print(f"timing the taboo check: {checks} drafts...", flush=True)
-    return {"checks": checks, **summarize(check_latencies_ms(checks))}
-
-
-def window_labels(turns: int, window: int) -> Dict[str, str]:
-    """The turn ranges compared by the growth measurement, e.g. 1–10 and 91–100."""
-    return {"first": f"1–{window}", "last": f"{turns - window + 1}–{turns}"}
-
-
-def growth_summary(series: Dict[str, List[float]], window: int) -> Dict[str, Any]:
-    summary = {}
-    for name, values in series.items():
-        first, last = window_means(values, window)
-        summary[name] = {
-            "first_mean": round(first, 2),
-            "last_mean": round(last, 2),
-            "growth": round(ratio(last, first), 3),
-        }
-    return summary
 
 
 @dataclass
