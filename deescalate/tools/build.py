@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterable, List
+from typing import Any, Iterable, List, Sequence
 
 ROOT = Path(__file__).resolve().parents[2]
 LEXICON = ROOT / "data" / "nlu" / "lexicon.yml"
@@ -86,6 +86,18 @@ def model_path() -> Path:
     return cache_dir() / f"assist-{input_hash()}.tar.gz"
 
 
+def train_command(
+    out: Path,
+    name: str,
+    config: str = "config.yml",
+    domain: str = "domain.yml",
+    data: Sequence[str] = TRAINING_DATA,
+) -> List[str]:
+    """The `rasa train` command line for one model written to out/name.tar.gz."""
+    return [sys.executable, "-m", "rasa", "train", "--force", "--config", config, "--domain", domain,
+            "--data", *data, "--out", str(out), "--fixed-model-name", name]  # fmt: skip
+
+
 def ensure_model() -> Path:
     """Train a model for the current inputs unless the cache already has one."""
     build_spacy()
@@ -95,23 +107,7 @@ def ensure_model() -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     print(f"training {target.name} (inputs changed or no cached model)...", flush=True)
-    command = [
-        sys.executable,
-        "-m",
-        "rasa",
-        "train",
-        "--force",
-        "--config",
-        "config.yml",
-        "--domain",
-        "domain.yml",
-        "--data",
-        *TRAINING_DATA,
-        "--out",
-        str(target.parent),
-        "--fixed-model-name",
-        target.name[: -len(".tar.gz")],
-    ]
+    command = train_command(target.parent, target.name[: -len(".tar.gz")])
     subprocess.run(command, cwd=ROOT, check=True)
     return target
 

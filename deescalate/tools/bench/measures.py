@@ -2,12 +2,12 @@
 the taboo check in process, and the growth of a long case."""
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
 from deescalate.tools.bench.processes import base_env, run_bounded
 from deescalate.tools.bench.settings import BenchError, ratio, summarize, window_means
+from deescalate.tools.build import train_command
 
 
 def measure_train(settings: Dict[str, Any], workdir: Path) -> Dict[str, Any]:
@@ -16,23 +16,7 @@ def measure_train(settings: Dict[str, Any], workdir: Path) -> Dict[str, Any]:
         return {"skipped": True}
     out = workdir / "train"
     env = {**base_env(), "RASA_CACHE_DIRECTORY": str(out / "cache")}
-    command = [
-        sys.executable,
-        "-m",
-        "rasa",
-        "train",
-        "--force",
-        "--config",
-        "config.yml",
-        "--domain",
-        "domain.yml",
-        "--data",
-        "data",
-        "--out",
-        str(out),
-        "--fixed-model-name",
-        "bench-from-scratch",
-    ]
+    command = train_command(out, "bench-from-scratch")
     print("measuring `rasa train` from scratch...", flush=True)
     seconds = run_bounded(command, settings["train_timeout_s"], workdir / "log" / "train.log", env=env)
     if not (out / "bench-from-scratch.tar.gz").exists():

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from deescalate.tools.bench.settings import FLOOR_BUILD, FLOOR_DIR, LOOPBACK, BenchError
-from deescalate.tools.build import ROOT, input_hash
+from deescalate.tools.build import ROOT, input_hash, train_command
 from deescalate.tools.stack import free_port, wait_for
 
 # ---------------------------------------------------------------- processes and memory
@@ -165,24 +165,8 @@ class FloorBot:
             return self.model, 0.0
         print(f"  training floor bot '{self.kind}' into {self.model.relative_to(ROOT)}...", flush=True)
         env = {**base_env(), "RASA_CACHE_DIRECTORY": str(FLOOR_BUILD / "rasa-cache")}
-        command = [
-            sys.executable,
-            "-m",
-            "rasa",
-            "train",
-            "--force",
-            "--config",
-            self.inputs[0],
-            "--domain",
-            self.inputs[2],
-            "--data",
-            self.inputs[1],
-            self.inputs[3],
-            "--out",
-            str(FLOOR_BUILD),
-            "--fixed-model-name",
-            name,
-        ]
+        config, nlu, domain, rules = self.inputs
+        command = train_command(FLOOR_BUILD, name, config=config, domain=domain, data=[nlu, rules])
         seconds = run_bounded(command, timeout, self.workdir / "log" / f"train-{self.kind}.log", env=env)
         for old in FLOOR_BUILD.glob(f"floor-{self.kind}-*.tar.gz"):
             if old != self.model:
