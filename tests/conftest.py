@@ -50,13 +50,16 @@ BROWSER_FIXTURES = {"browser", "page"}
 
 
 def pytest_collection_modifyitems(items: list) -> None:
-    """Put every test in its tier by the fixtures it uses (directly or through other fixtures)."""
+    """Put every test in its tier by the fixtures it uses (directly or through other fixtures),
+    and run the browser tests last: Playwright's session-wide browser keeps an event loop
+    running in the main thread, where asyncio.run() in a later test would fail."""
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         if used & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
         if used & (STACK_FIXTURES | BROWSER_FIXTURES):
             item.add_marker(pytest.mark.stack)
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture(scope="session")
