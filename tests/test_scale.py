@@ -8,8 +8,12 @@ case table afterwards.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -21,8 +25,16 @@ RUN_LIMIT_SECONDS = 900  # the load test bounds itself at 540 s of driving plus 
 
 
 @pytest.fixture(scope="module")
-def load_test(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    workdir = tmp_path_factory.mktemp("scale")
+def workdir() -> Iterator[Path]:
+    """A scratch folder the postgres user can reach (pytest's own are private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="deescalate-scale-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def load_test(workdir: Path) -> dict:
     results = workdir / "scale.json"
     # Data, logs, the result file and the token stay out of the working tree.
     env = {

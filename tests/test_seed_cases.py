@@ -163,7 +163,14 @@ def check_widget_shows_none_of_it(servers: Any, kb: Any, case: Dict[str, Any], a
             assert option["means"] not in words and option["cost"] not in words, (case["id"], option["id"])
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def _param(case: Dict[str, Any]) -> Any:
+    """A case the product does not yet pass is marked with its `known_gap` (xfail, not hidden)."""
+    gap = case.get("known_gap")
+    marks = [pytest.mark.xfail(reason=gap, strict=False)] if gap else []
+    return pytest.param(case, id=case["id"], marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(case) for case in CASES])
 def test_seed_case_turn_by_turn(servers: Any, kb: Any, case: Dict[str, Any]) -> None:
     sender = f"seed-{case['id'].replace('_', '-')}-{uuid.uuid4().hex[:8]}"
     answers: List[Dict[str, Any]] = []
