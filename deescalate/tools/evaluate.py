@@ -26,6 +26,7 @@ from sklearn.metrics import classification_report, confusion_matrix, f1_score
 from deescalate.assist.analysis import FALLBACK_INTENT, parse_turn
 from deescalate.nlu.normalizer import to_halfwidth, to_simplified
 from deescalate.tools.build import ROOT, ensure_model
+from deescalate.tools.markdown import confused_pairs, scores_table
 from deescalate.tools.real_words import SKIP_MESSAGE, evaluate_real_words, real_dev_dir
 from deescalate.tools.real_words import markdown as real_words_markdown
 
@@ -189,15 +190,9 @@ def write_report(report: Dict[str, Any], out: Path) -> str:
         f"fallback rate {report['fallback_rate']:.3f}, Traditional {report['traditional_accuracy']:.3f} "
         f"({report['traditional_examples']} examples) vs Simplified {report['simplified_accuracy']:.3f}",
         "",
-        "| entity | precision | recall | F1 | support |",
-        "|---|---|---|---|---|",
     ]
-    lines += [
-        f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
-        for name, s in report["entities"].items()
-    ]
-    lines += ["", "Most confused intent pairs (gold → predicted):"]
-    lines += [f"- {c['gold']} → {c['predicted']}: {c['count']}" for c in report["most_confused"][:5]]
+    lines += scores_table("entity", report["entities"])
+    lines += [""] + confused_pairs("Most confused intent pairs (gold → predicted):", report["most_confused"])
     lines += [
         "",
         "Emotion confusion (rows gold, columns predicted): " + ", ".join(report["emotion_confusion"]["labels"]),

@@ -34,6 +34,7 @@ from sklearn.metrics import classification_report, f1_score
 
 from deescalate.contract import CAUSES
 from deescalate.tools.build import ROOT
+from deescalate.tools.markdown import confused_pairs, scores_table
 
 UPSET = ("angry", "furious", "anxious")
 MIN_CAUSE_ITEMS = 5
@@ -273,15 +274,9 @@ def markdown(report: Dict[str, Any]) -> str:
         f"precision {model['escalation_value_precision']:.3f}, "
         f"{model['escalation_false_alarms']} false alarms.",
         "",
-        "| cause | precision | recall | F1 | items |",
-        "|---|---|---|---|---|",
     ]
-    lines += [
-        f"| {c} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1-score']:.3f} | {int(s['support'])} |"
-        for c, s in model["per_cause"].items()
-    ]
-    lines += ["", "Most confused causes (gold → predicted):"]
-    lines += [f"- {c['gold']} → {c['predicted']}: {c['count']}" for c in model["most_confused"][:5]]
+    lines += scores_table("cause", model["per_cause"])
+    lines += [""] + confused_pairs("Most confused causes (gold → predicted):", model["most_confused"])
     weibo = model["weibo"]
     lines += [
         "",

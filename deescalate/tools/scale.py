@@ -32,8 +32,8 @@ from deescalate.tools.scale_services import (
     stop_pidfile,
     stop_postgres,
 )
-from deescalate.tools.scale_settings import LOOPBACK, ScaleSettings, load_state, pid_alive, save_state
-from deescalate.tools.stack import READY_TIMEOUT_SECONDS, Stack, api_token, wait_for
+from deescalate.tools.scale_settings import ScaleSettings, load_state, pid_alive, save_state
+from deescalate.tools.stack import LOOPBACK, READY_TIMEOUT_SECONDS, Stack, api_token, wait_for
 
 # ---------------------------------------------------------------- Rasa and action servers
 

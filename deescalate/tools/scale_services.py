@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from deescalate.tools.scale_settings import LOOPBACK, ScaleSettings, pid_alive
+from deescalate.tools.scale_settings import ScaleSettings, pid_alive
+from deescalate.tools.stack import LOOPBACK
 
 # ---------------------------------------------------------------- packages
 

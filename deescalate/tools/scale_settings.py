@@ -9,9 +9,9 @@ from typing import Any, Dict, List, Mapping, Optional
 import yaml
 
 from deescalate.tools.build import ROOT
+from deescalate.tools.stack import LOOPBACK
 
 SETTINGS_FILE = Path(__file__).resolve().with_name("scale.yml")
-LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,12 @@ from deescalate.tools.serving import ServingError, serving_model
 ENV_FILE = ROOT / ".env"
 READY_TIMEOUT_SECONDS = 240
 
+LOOPBACK = "127.0.0.1"  # every server the tooling starts listens here only
+
 
 def free_port() -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
 
 
@@ -56,8 +58,23 @@ def api_token() -> str:
     return token
 
 
+class RasaServers:
+    """The URLs of a Rasa server and its action server on loopback ports."""
+
+    rasa_port: int
+    action_port: int
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.action_port}"
+
+
 @dataclass
-class Stack:
+class Stack(RasaServers):
     rasa_port: int = 5005
     action_port: int = 5055
     web_port: int = 8000  # the web server; its pages embed the chat widget
@@ -67,14 +84,6 @@ class Stack:
     extra_env: Dict[str, str] = field(default_factory=dict)
     processes: List[subprocess.Popen] = field(default_factory=list)
     model: Optional[Path] = None
-
-    @property
-    def rasa_url(self) -> str:
-        return f"http://127.0.0.1:{self.rasa_port}"
-
-    @property
-    def action_url(self) -> str:
-        return f"http://127.0.0.1:{self.action_port}"
 
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -126,7 +135,7 @@ class Stack:
                 "--port",
                 str(self.rasa_port),
                 "--interface",
-                "127.0.0.1",
+                LOOPBACK,
                 "--credentials",
                 "credentials.yml",
                 "--endpoints",
@@ -141,7 +150,7 @@ class Stack:
         the web server's own (demo page) plus WIDGET_ORIGINS, space-separated
         (the bank website's origin in a deployment)."""
         extra = self.env().get("WIDGET_ORIGINS", "").split()
-        return [f"http://127.0.0.1:{self.web_port}", f"http://localhost:{self.web_port}", *extra]
+        return [f"http://{LOOPBACK}:{self.web_port}", f"http://localhost:{self.web_port}", *extra]
 
     def start(self) -> "Stack":
         self.token = self.token or api_token()
@@ -155,7 +164,7 @@ class Stack:
 
     @property
     def web_url(self) -> str:
-        return f"http://127.0.0.1:{self.web_port}"
+        return f"http://{LOOPBACK}:{self.web_port}"
 
     def start_web(self) -> subprocess.Popen:
         """The web server (agent console, widget, review), once Rasa answers; waits for /login."""
@@ -206,7 +215,7 @@ def lock_store_env(env: Dict[str, str]) -> Dict[str, str]:
     parts = urllib.parse.urlsplit(url)
     return {
         "LOCK_STORE_TYPE": "deescalate.lock_store.RenewingRedisLockStore",
-        "LOCK_STORE_HOST": parts.hostname or "127.0.0.1",
+        "LOCK_STORE_HOST": parts.hostname or LOOPBACK,
         "LOCK_STORE_PORT": str(parts.port or 6379),
         "LOCK_STORE_DB": parts.path.strip("/") or "1",
         "LOCK_STORE_PASSWORD": urllib.parse.unquote(parts.password or ""),

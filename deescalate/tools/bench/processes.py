@@ -11,9 +11,9 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from deescalate.tools.bench.settings import FLOOR_BUILD, FLOOR_DIR, LOOPBACK, BenchError
+from deescalate.tools.bench.settings import FLOOR_BUILD, FLOOR_DIR, BenchError
 from deescalate.tools.build import ROOT, input_hash, train_command
-from deescalate.tools.stack import free_port, wait_for
+from deescalate.tools.stack import LOOPBACK, RasaServers, free_port, wait_for
 
 # ---------------------------------------------------------------- processes and memory
 
@@ -127,7 +127,7 @@ def base_env() -> Dict[str, str]:
 
 
 @dataclass
-class FloorBot:
+class FloorBot(RasaServers):
     """One floor bot of deescalate/tools/bench/floor/: `utter` (a response) or `action` (a trivial custom action)."""
 
     kind: str
@@ -143,14 +143,6 @@ class FloorBot:
             f"deescalate/tools/bench/floor/{name}"
             for name in ("config.yml", "nlu.yml", f"{self.kind}/domain.yml", f"{self.kind}/rules.yml")
         ]
-
-    @property
-    def rasa_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.rasa_port}"
-
-    @property
-    def action_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.action_port}"
 
     def model_name(self) -> str:
         """Named by a hash of the bot's files and Rasa's version: a re-run reuses the model."""

@@ -58,7 +58,6 @@ from deescalate.tools.bench.measures import growth_summary, measure_taboo_check,
 from deescalate.tools.bench.processes import FloorBot, tree_memory_mib
 from deescalate.tools.bench.report import table
 from deescalate.tools.bench.settings import (
-    LOOPBACK,
     RESULTS,
     UTTERANCE_DIR,
     BenchError,
@@ -70,7 +69,7 @@ from deescalate.tools.bench.settings import (
     target_figures,
 )
 from deescalate.tools.build import ROOT
-from deescalate.tools.stack import Stack, free_port
+from deescalate.tools.stack import LOOPBACK, Stack, free_port
 
 # ---------------------------------------------------------------- the run
 

@@ -18,7 +18,6 @@ FLOOR_DIR = Path(__file__).resolve().with_name("floor")
 FLOOR_BUILD = ROOT / "build" / "bench"
 FLOOR_TEXT = "收到，我们马上为您处理。"  # what both floor bots answer (domain response, actions.py)
 ANNOTATION = re.compile(r"\[([^\]\[]*)\](?:\([^()]*\)|\{[^{}]*\})")
-LOOPBACK = "127.0.0.1"
 MIB = 1024 * 1024
 
 
