@@ -3,18 +3,68 @@
 Each turn brings a cause distribution (the parse's `cause` ranking). The case
 keeps a decayed sum of them, an exponential moving average whose step is
 `rate` times the turn's weight: older turns count less, and how much a turn
-counts depends on what the customer does in it. A turn that states a
-complaint counts fully, so a clearly stated new complaint takes over; a turn
-of dates and amounts (provide_info) or a demand counts a little, so that it
-keeps and sharpens the case's cause rather than replacing it; a greeting,
-thanks or a choice counts nothing. The case's cause is the best-supported one
-once its support reaches the threshold.
+counts depends on what the customer does in it.
+
+One rule, `read_turn`, says what a turn is to the case:
+
+- `complaint`: a complaint while the case has no cause yet, or more of the
+  case's own complaint (weight 1; a grievance the NLU files under another
+  cause without a clear lead counts like provide_info);
+- `new_complaint`: a second complaint, clearly stated (weight 1, and the only
+  kind of turn that may change a cause the case already has);
+- `more_facts`: the NLU files the turn under another cause, but the customer
+  adds facts or asks for something about the same matter ("交了两年，现金价值
+  三万二", "想在犹豫期内退掉"): its distribution counts like provide_info, and
+  the stage moves as for information;
+- `act`: provide_info, a demand, a greeting, thanks, a choice, an unsure turn:
+  weighted by `act_weights` (a greeting counts nothing).
+
+A turn is a new complaint only when all the evidence says so: the NLU reads
+it as stating a cause (not an act, not a fallback); its best cause differs
+from the case's, with at least `new_complaint.confidence` and ahead of the
+case's cause in the same turn by `new_complaint.margin`; and its words state
+a grievance (`new_complaint.grievance`) or open another matter
+(`new_complaint.new_topic`) outside the spans of the case facts that
+facts.py reads (amounts, dates, years paid, cash value). A classifier label
+alone, however confident, never switches a case: a turn of figures about the
+same policy is filed under surrender_loss by the cause model as easily as a
+real surrender complaint.
+
+The case's cause is the best-supported one once its support reaches
+`threshold`; once the case has one, only a new complaint may change it.
 """
 
+import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deescalate.contract import CAUSES
+
+COMPLAINT, NEW_COMPLAINT, MORE_FACTS, ACT = "complaint", "new_complaint", "more_facts", "act"
+
+
+@dataclass(frozen=True)
+class NewComplaintSettings:
+    """What a turn must show to open a second complaint in a case that has a cause."""
+
+    confidence: float = 0.6
+    margin: float = 0.3
+    grievance: Tuple[str, ...] = ()
+    new_topic: Tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Optional[Dict[str, Any]]) -> "NewComplaintSettings":
+        data = data or {}
+        defaults = cls()
+        settings = cls(
+            confidence=float(data.get("confidence", defaults.confidence)),
+            margin=float(data.get("margin", defaults.margin)),
+            grievance=tuple(data.get("grievance") or ()),
+            new_topic=tuple(data.get("new_topic") or ()),
+        )
+        for pattern in settings.grievance + settings.new_topic:
+            re.compile(pattern)  # a broken pattern fails the load, naming itself
+        return settings
 
 
 @dataclass(frozen=True)
@@ -33,6 +83,7 @@ class CauseEvidenceSettings:
         }
     )
     keep: int = 6
+    new_complaint: NewComplaintSettings = field(default_factory=NewComplaintSettings)
 
     @classmethod
     def from_dict(cls, data: Optional[Dict[str, Any]]) -> "CauseEvidenceSettings":
@@ -43,20 +94,74 @@ class CauseEvidenceSettings:
             threshold=float(data.get("threshold", defaults.threshold)),
             act_weights={k: float(v) for k, v in (data.get("act_weights") or defaults.act_weights).items()},
             keep=int(data.get("keep", defaults.keep)),
+            new_complaint=NewComplaintSettings.from_dict(data.get("new_complaint")),
         )
 
 
-def turn_weight(settings: CauseEvidenceSettings, intent: str, low_confidence: bool) -> float:
-    """How much this turn's cause distribution counts toward the case's cause."""
+@dataclass(frozen=True)
+class TurnReading:
+    """What one turn is to the case's cause (see the module's docstring)."""
+
+    role: str
+    weight: float
+    reasons: Tuple[str, ...] = ()
+
+    @property
+    def may_switch(self) -> bool:
+        return self.role == NEW_COMPLAINT
+
+
+def _masked(text: str, spans: Sequence[Tuple[int, int]]) -> str:
+    """The text with the spans of facts blanked out, so their words are not read as grievances."""
+    chars = list(text)
+    for start, end in spans:
+        for index in range(max(0, start), min(len(chars), end)):
+            chars[index] = " "
+    return "".join(chars)
+
+
+def states_grievance(settings: NewComplaintSettings, text: str, fact_spans: Sequence[Tuple[int, int]]) -> List[str]:
+    """The grievance or new-matter words of the turn, outside its facts (empty: facts and requests only)."""
+    rest = _masked(text or "", fact_spans)
+    found = []
+    for pattern in settings.grievance + settings.new_topic:
+        match = re.search(pattern, rest)
+        if match:
+            found.append(match.group(0))
+    return found
+
+
+def read_turn(
+    settings: CauseEvidenceSettings,
+    case_cause: Optional[str],
+    intent: str,
+    low_confidence: bool,
+    ranking: Sequence[Tuple[str, float]],
+    text: str = "",
+    fact_spans: Sequence[Tuple[int, int]] = (),
+) -> TurnReading:
+    """What this turn is to the case's cause, and how much its cause distribution counts."""
     if low_confidence:
-        return settings.act_weights.get("nlu_fallback", 0.0)
-    if intent in CAUSES:
-        return 1.0
-    return settings.act_weights.get(intent, 0.0)
+        return TurnReading(ACT, settings.act_weights.get("nlu_fallback", 0.0), ("unsure",))
+    if intent not in CAUSES:
+        return TurnReading(ACT, settings.act_weights.get(intent, 0.0), (intent,))
+    top = ranking[0] if ranking else (intent, 1.0)
+    if not case_cause or top[0] == case_cause:
+        return TurnReading(COMPLAINT, 1.0, ("stated",))
+    # Another cause: a second complaint, or more of this one in other words.
+    rule = settings.new_complaint
+    partial = settings.act_weights.get("provide_info", 0.0)
+    words = tuple(states_grievance(rule, text, fact_spans))
+    clear = top[1] >= rule.confidence and top[1] - dict(ranking).get(case_cause, 0.0) >= rule.margin
+    if clear and words:
+        return TurnReading(NEW_COMPLAINT, 1.0, words)
+    if words:  # a grievance, but no clear other cause: the case's complaint again
+        return TurnReading(COMPLAINT, partial, words + (f"{top[0]} not clear of {case_cause}",))
+    return TurnReading(MORE_FACTS, partial, ("facts or requests only",))
 
 
 def add_evidence(
-    settings: CauseEvidenceSettings, scores: Dict[str, float], ranking: List[Tuple[str, float]], weight: float
+    settings: CauseEvidenceSettings, scores: Dict[str, float], ranking: Sequence[Tuple[str, float]], weight: float
 ) -> Dict[str, float]:
     """The case's scores after one more turn: old scores decayed by the turn's step, its own added."""
     step = min(1.0, max(0.0, settings.rate * weight))
@@ -68,9 +173,12 @@ def add_evidence(
     return {name: round(value, 4) for name, value in best if value >= 0.005}
 
 
-def case_cause(settings: CauseEvidenceSettings, scores: Dict[str, float], previous: Optional[str]) -> Optional[str]:
-    """The best-supported cause once it reaches the threshold, else the cause the case had."""
-    if not scores:
+def case_cause(
+    settings: CauseEvidenceSettings, scores: Dict[str, float], previous: Optional[str], may_switch: bool = True
+) -> Optional[str]:
+    """The best-supported cause once it reaches the threshold, else the cause the case had.
+    A case that has a cause keeps it unless this turn opened a new complaint."""
+    if not scores or (previous and not may_switch):
         return previous
     name, value = max(scores.items(), key=lambda item: item[1])
     return name if value >= settings.threshold else previous

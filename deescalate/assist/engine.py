@@ -5,12 +5,20 @@ action reads the tracker into `CaseState` and writes the result back as slots.
 """
 
 import re
-from dataclasses import replace
 from typing import Any, Dict, List, Optional
 
 from deescalate.assist.analysis import ParsedTurn, emotion_peak, emotion_trend, parse_turn
-from deescalate.assist.cause_evidence import add_evidence, case_cause, ranking_of, turn_weight
-from deescalate.assist.facts import derive_facts, read_facts, tag_facts
+from deescalate.assist.cause_evidence import (
+    COMPLAINT,
+    MORE_FACTS,
+    NEW_COMPLAINT,
+    TurnReading,
+    add_evidence,
+    case_cause,
+    ranking_of,
+    read_turn,
+)
+from deescalate.assist.facts import derive_facts, fact_spans, read_facts, tag_facts
 from deescalate.assist.knowledge import build_knowledge
 from deescalate.assist.render import TemplateValues, format_amount
 from deescalate.assist.risk import approval_tier, assess_risk
@@ -64,27 +72,28 @@ class AssistEngine:
         self.settings = settings
         self.tag_facts = tag_facts(kb.case_facts)
 
-    def keep_cause(self, state: CaseState, turn: ParsedTurn) -> ParsedTurn:
-        """A later turn that the NLU, not very sure, files under another cause goes on with the
-        case's cause: as more of the same complaint when heated, else as information."""
-        if (
-            state.cause
-            and turn.is_cause
-            and not turn.low_confidence
-            and turn.intent != state.cause
-            and turn.confidence < self.settings.switch_cause_confidence
-        ):
-            return replace(turn, intent=state.cause if turn.emotion in ("angry", "furious") else "provide_info")
-        return turn
+    def read(self, state: CaseState, turn: ParsedTurn) -> TurnReading:
+        """What this turn is to the case's cause (cause_evidence.read_turn), reading its facts' spans
+        in the case's domain so that their words are not taken for a grievance."""
+        return read_turn(
+            self.settings.cause_evidence,
+            state.cause,
+            turn.intent,
+            turn.low_confidence,
+            turn.cause_ranking,
+            turn.text,
+            fact_spans(self.kb.case_facts, turn.text, state.domain),
+        )
 
     def turn(self, state: CaseState, parse: Dict[str, Any]) -> AssistResult:
-        said = parse_turn(parse)
-        turn = self.keep_cause(state, said)
-        previous_cause = state.cause
-        new_state = self._remember(state, turn, kept=turn is not said)
-        stated = turn.is_cause and not turn.low_confidence
-        new_cause = stated and new_state.cause != previous_cause
-        new_state.stage = next_stage(state.stage, turn.intent, turn.emotion, stated, new_cause, turn.low_confidence)
+        turn = parse_turn(parse)
+        reading = self.read(state, turn)
+        new_state = self._remember(state, turn, reading)
+        stated = reading.role in (COMPLAINT, NEW_COMPLAINT)
+        new_cause = stated and new_state.cause != state.cause
+        # A turn of facts the NLU filed under another cause moves the stage as information does.
+        act = "provide_info" if reading.role == MORE_FACTS else turn.intent
+        new_state.stage = next_stage(state.stage, act, turn.emotion, stated, new_cause, turn.low_confidence)
 
         trend = emotion_trend(new_state.emotion_history)
         wants_person = turn.intent == "request_human" or "escalate_to_manager" in turn.demands
@@ -127,13 +136,14 @@ class AssistEngine:
         new_state.suggested_ids = shown[-self.settings.remember_suggestions :]
 
         analysis = {
-            "intent": {"name": said.intent, "confidence": said.confidence},
+            "intent": {"name": turn.intent, "confidence": turn.confidence},
             "low_confidence": turn.low_confidence,
             "emotion": {"name": turn.emotion, "confidence": turn.emotion_confidence},
             "emotion_trend": trend,
             "emotion_peak": new_state.emotion_peak,
             "cause": new_state.cause,
             "turn_cause": turn.cause_summary(),
+            "turn_reading": {"role": reading.role, "reasons": list(reading.reasons)},
             "cause_ranking": ranking_of(new_state.cause_scores),
             "domain": new_state.domain,
             "escalation": new_state.escalation,
@@ -165,14 +175,11 @@ class AssistEngine:
             analysis=analysis, suggestions=suggestions, alerts=alerts, state=new_state, knowledge=knowledge
         )
 
-    def _remember(self, state: CaseState, turn: ParsedTurn, kept: bool = False) -> CaseState:
-        """The case after this turn; a turn kept with the case's cause counts as information."""
+    def _remember(self, state: CaseState, turn: ParsedTurn, reading: TurnReading) -> CaseState:
+        """The case after this turn: its cause evidence weighed by what the turn is to the case."""
         evidence = self.settings.cause_evidence
-        act = "provide_info" if kept else turn.intent
-        scores = add_evidence(
-            evidence, state.cause_scores, turn.cause_ranking, turn_weight(evidence, act, turn.low_confidence)
-        )
-        cause = case_cause(evidence, scores, state.cause)
+        scores = add_evidence(evidence, state.cause_scores, turn.cause_ranking, reading.weight)
+        cause = case_cause(evidence, scores, state.cause, reading.may_switch)
         # The domain is settled with the cause: a bank branch named later in a
         # mis-sold policy case does not turn it into a bank case.
         domain = (

@@ -7,7 +7,7 @@ such as "您在{station}站…". `read_facts` finds what one utterance says;
 """
 
 import re
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import cn2an
 
@@ -61,6 +61,22 @@ def read_facts(specs: Dict[str, Any], text: str, domain: Optional[str] = None) -
         if value is not None:
             found[name] = value
     return found
+
+
+def fact_spans(specs: Dict[str, Any], text: str, domain: Optional[str] = None) -> List[Tuple[int, int]]:
+    """Where in the utterance its detail facts are said, for a case of `domain`: the whole
+    phrase of a date, a duration or a place (number and text facts), and only the figure of
+    a sum (money facts), whose verb (扣了我, 亏了) still says what happened."""
+    spans = []
+    for spec in specs.values():
+        if spec["kind"] not in ("number", "money", "text"):
+            continue
+        if domain and spec.get("domains") and domain not in spec["domains"]:
+            continue
+        for pattern in spec["patterns"]:
+            for match in re.finditer(pattern, text or ""):
+                spans.append(match.span("n") if spec["kind"] == "money" else match.span())
+    return sorted(spans)
 
 
 def tag_facts(specs: Dict[str, Any]) -> Dict[str, str]:

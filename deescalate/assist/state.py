@@ -25,7 +25,6 @@ class AssistSettings:
     customer_channels: List[str]
     remember_suggestions: int = 40
     remember_emotions: int = 8
-    switch_cause_confidence: float = 0.85
     cause_evidence: CauseEvidenceSettings = field(default_factory=CauseEvidenceSettings)
 
     @classmethod
@@ -40,7 +39,6 @@ class AssistSettings:
             customer_channels=list(data["customer_channels"]),
             remember_suggestions=int(data.get("remember_suggestions", 40)),
             remember_emotions=int(data.get("remember_emotions", 8)),
-            switch_cause_confidence=float(data.get("switch_cause_confidence", 0.85)),
             cause_evidence=CauseEvidenceSettings.from_dict(data.get("cause_evidence")),
         )
 
