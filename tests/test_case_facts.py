@@ -4,6 +4,7 @@ import pytest
 
 from deescalate.assist.engine import AssistEngine
 from deescalate.assist.facts import read_facts
+from deescalate.assist.risk import approval_tier
 from deescalate.assist.state import AssistSettings, CaseState
 from deescalate.kb.conditions import ConditionError, condition
 from deescalate.tools.build import ROOT
@@ -181,3 +182,66 @@ def test_an_unsure_other_cause_does_not_take_the_case_over(engine):
     assert second.analysis["stage"] == "offer_choices"
     sure = {**unsure, "intent": {"name": "fees_and_charges", "confidence": 0.93}, "text": "还有银行卡年费扣了我两百"}
     assert engine.turn(second.state, sure).analysis["cause"] == "fees_and_charges"
+
+
+@pytest.mark.parametrize(
+    "text, facts",
+    [
+        ("交了五万，只能退四万二", {"amount_paid": 50000, "cash_value": 42000}),
+        ("亏了八千，赔我八千", {"amount_lost": 8000, "amount_demanded": 8000}),
+        ("年费扣了三百", {"amount_charged": 300}),
+        ("被扣了两次", {}),  # times, not money
+        ("交了两年", {"years_paid": 2}),  # years, not money
+    ],
+)
+def test_a_sums_role_is_read_where_the_words_say_it(kb, text, facts):
+    found = read_facts(kb.case_facts, text, "insurance")
+    assert {k: v for k, v in found.items() if k in facts or k.startswith("amount_")} == facts
+
+
+def test_a_compensation_demand_is_approved_on_the_sum_demanded_not_the_sum_paid(engine):
+    results = play(
+        engine,
+        [
+            parse("surrender_loss", "分红险退保亏了不少", "angry"),
+            parse(
+                "demand_compensation",
+                "当初交了五万，现在亏了八千，我要求赔偿八千",
+                "angry",
+                entities=[("amount", 50000), ("amount", 8000), ("demand", "compensation")],
+            ),
+        ],
+    )
+    approval = results[-1].analysis["approval"]
+    assert approval["borne"] == 8000 and approval["borne_from"] == "demand"
+    by_demand = approval_tier(engine.kb.approval, 8000, "insurance")["role"]
+    assert approval["role"] == by_demand != approval_tier(engine.kb.approval, 50000, "insurance")["role"]
+
+
+def test_a_full_refund_is_approved_on_what_was_paid_less_the_cash_value(engine):
+    results = play(
+        engine,
+        [
+            parse("surrender_loss", "分红险退保亏太多", "angry"),
+            parse(
+                "demand_compensation",
+                "交了五万，现金价值四万二，要求全额退还",
+                "angry",
+                entities=[("amount", 50000), ("amount", 42000), ("demand", "full_refund")],
+            ),
+        ],
+    )
+    assert results[-1].analysis["approval"]["borne"] == 8000
+
+
+def test_without_a_role_the_latest_sum_is_the_fallback(engine):
+    bank = play(
+        engine,
+        [
+            parse("service_attitude", "网点柜员态度很差", "angry"),
+            parse(
+                "demand_compensation", "要两百块补偿", "angry", entities=[("amount", 200), ("demand", "compensation")]
+            ),
+        ],
+    )[-1]
+    assert bank.analysis["approval"]["borne"] == 200

@@ -64,13 +64,18 @@ def test_a_confident_surrender_label_on_a_facts_turn_keeps_the_mis_selling_case(
     assert play(settings, kb, [MIS_SOLD, ("surrender_loss", ranking, text)]) == ["mis_selling", "mis_selling"]
 
 
-def test_the_words_of_a_date_are_not_read_as_a_grievance(kb):
-    rule = CauseEvidenceSettings(new_complaint=NewComplaintSettings(grievance=("签收",)))
+def test_the_words_of_a_date_are_not_read_as_a_grievance_but_a_sums_verb_is(kb):
+    rule = CauseEvidenceSettings(new_complaint=NewComplaintSettings(grievance=("签收", "扣了我")))
     ranking = [("surrender_loss", 0.9)]
     dated = "保单签收才十天"
     assert read_turn(rule, "mis_selling", "surrender_loss", False, ranking, dated, []).role == NEW_COMPLAINT
     spans = fact_spans(kb.case_facts, dated, "insurance")
     assert read_turn(rule, "mis_selling", "surrender_loss", False, ranking, dated, spans).role == MORE_FACTS
+    charged = "年费扣了我两百"  # the figure is a fact; being charged is the grievance
+    spans = fact_spans(kb.case_facts, charged, "bank")
+    assert [charged[a:b] for a, b in spans] == ["两百"]
+    fees = [("fees_and_charges", 0.9)]
+    assert read_turn(rule, "mis_selling", "fees_and_charges", False, fees, charged, spans).role == NEW_COMPLAINT
 
 
 def test_many_facts_turns_never_switch_the_case(settings, kb):

@@ -27,7 +27,7 @@ from deescalate.assist.state import AssistResult, AssistSettings, CaseState
 from deescalate.assist.suggest import SuggestContext, build_suggestions, offered_choices
 from deescalate.contract import CAUSE_DOMAINS
 from deescalate.kb.conditions import condition
-from deescalate.kb.loader import KnowledgeBase
+from deescalate.kb.loader import KnowledgeBase, known_fact_names
 
 _ORDINAL = re.compile(r"第\s*([一二两三四1-4])|([一二两三四1-4])\s*[个种条项号]|选\s*([一二两三四1-4])|(最后|后面那)")
 _ORDINAL_VALUE = {"一": 0, "1": 0, "二": 1, "两": 1, "2": 1, "三": 2, "3": 2, "四": 3, "4": 3}
@@ -71,6 +71,14 @@ class AssistEngine:
         self.kb = kb
         self.settings = settings
         self.tag_facts = tag_facts(kb.case_facts)
+        known = set(known_fact_names(kb))
+        for expressions in settings.demand_borne.values():
+            for source in expressions:
+                unknown = condition(source).names - known
+                if unknown:
+                    raise ValueError(
+                        f"actions/assist.yml demand_borne '{source}' reads unknown facts {sorted(unknown)}"
+                    )
 
     def read(self, state: CaseState, turn: ParsedTurn) -> TurnReading:
         """What this turn is to the case's cause (cause_evidence.read_turn), reading its facts' spans
@@ -250,15 +258,24 @@ class AssistEngine:
             card = next((o for o in offered_choices(context) if o["id"] == state.chosen_option), None)
             if card and card["approver"] != "none":
                 borne, basis = card["borne"], "chosen_option"
-        if borne is None and state.amount is not None and any(d in self.settings.money_demands for d in state.demand):
-            cash_value = state.case_facts.get("cash_value")
-            refund_only = "full_refund" in state.demand and "compensation" not in state.demand
-            borne = state.amount - cash_value if refund_only and cash_value is not None else state.amount
-            basis = "demand"
+        if borne is None and any(d in self.settings.money_demands for d in state.demand):
+            borne, basis = self._demand_borne(state.demand, context.facts), "demand"
         tier = approval_tier(self.kb.approval, borne, state.domain)
         if not tier:
             return None
         return {**tier, "borne": borne, "borne_from": basis, "customer_phrase": self.kb.approval["customer_phrase"]}
+
+    def _demand_borne(self, demands: List[str], facts: Dict[str, Any]) -> Optional[float]:
+        """What a money demand would cost the company: the first known `demand_borne` expression
+        of the first listed demand the case has (the sums' roles as the customer said them)."""
+        for demand, expressions in self.settings.demand_borne.items():
+            if demand not in demands:
+                continue
+            for source in expressions:
+                value = condition(source).evaluate(facts)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    return value
+        return None
 
     def _template_values(self, state: CaseState, turn: ParsedTurn) -> TemplateValues:
         values = TemplateValues()

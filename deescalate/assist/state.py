@@ -10,6 +10,8 @@ import yaml
 from deescalate.assist.cause_evidence import CauseEvidenceSettings
 from deescalate.assist.risk import RiskSettings
 
+DEMAND_BORNE: Dict[str, List[str]] = {"compensation": ["amount"], "full_refund": ["amount - cash_value", "amount"]}
+
 
 def _risk_fields(risk: Dict[str, Any]) -> Dict[str, Any]:
     """assist.yml's risk section as RiskSettings fields (YAML lists become tuples)."""
@@ -26,6 +28,8 @@ class AssistSettings:
     remember_suggestions: int = 40
     remember_emotions: int = 8
     cause_evidence: CauseEvidenceSettings = field(default_factory=CauseEvidenceSettings)
+    # demand -> expressions over the case facts; the first known one is what the company would bear
+    demand_borne: Dict[str, List[str]] = field(default_factory=lambda: dict(DEMAND_BORNE))
 
     @classmethod
     def from_yaml(cls, path: Path) -> "AssistSettings":
@@ -40,6 +44,7 @@ class AssistSettings:
             remember_suggestions=int(data.get("remember_suggestions", 40)),
             remember_emotions=int(data.get("remember_emotions", 8)),
             cause_evidence=CauseEvidenceSettings.from_dict(data.get("cause_evidence")),
+            demand_borne={k: list(v) for k, v in (data.get("demand_borne") or DEMAND_BORNE).items()},
         )
 
 
