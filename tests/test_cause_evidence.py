@@ -150,3 +150,21 @@ def test_the_same_cause_again_counts_fully(settings, kb):
 def test_a_broken_pattern_fails_the_settings_load():
     with pytest.raises(re.error):
         CauseEvidenceSettings.from_dict({"new_complaint": {"grievance": ["亏("]}})
+
+
+@pytest.mark.parametrize(
+    "intent, ranking, text, domain",
+    [
+        ("fees_and_charges", [("fees_and_charges", 0.97)], "另外你们还乱扣我信用卡年费，这个我也要投诉", "bank"),
+        ("service_attitude", [("service_attitude", 0.92)], "还有一件事，网点柜员对我大吼大叫", "bank"),
+        (
+            "unauthorized_transaction",
+            [("unauthorized_transaction", 0.92)],
+            "上个月卡被盗刷了五千块，你们也不管",
+            "bank",
+        ),
+        ("metro_fare_ticketing", [("metro_fare_ticketing", 0.8)], "我在地铁站被收了两次钱", "metro"),
+    ],
+)
+def test_second_complaints_in_other_words_switch(settings, kb, intent, ranking, text, domain):
+    assert reading(settings, kb, "mis_selling", intent, ranking, text, domain).role == NEW_COMPLAINT
