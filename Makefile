@@ -16,7 +16,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" $(sort $(wildcard $(PY
   [ -n "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help run test test-fast lint eval nlu-cv kb-check spacy model clean user browser purge audit export-corrections
-.PHONY: scale-up scale-down test-scale bench import-history retrain rollback
+.PHONY: scale-up scale-down test-scale bench import-history retrain rollback script-report
 
 help:
 	@echo "make run       install, train if needed, start every server, print the URLs"
@@ -35,6 +35,7 @@ help:
 	@echo "make retrain   train a candidate on data/, compare it with the serving model, promote it only when no"
 	@echo "               floor drops (deescalate/tools/floors.yml); writes results/model_card.md"
 	@echo "make rollback  serve the model promoted before the current one"
+	@echo "make script-report [FROM=2026-11-01] [TO=2026-11-30]   which lines calm customers: results/scripts.csv"
 	@echo "make scale-up     PostgreSQL, Redis, 2 Rasa instances and an action server behind haproxy (loopback)"
 	@echo "make scale-down   stop what scale-up started"
 	@echo "make test-scale   load test: 200 cases x 10 turns through haproxy, one Rasa instance killed mid-way"
@@ -132,6 +133,10 @@ retrain: $(STAMP)
 
 rollback: $(STAMP)
 	@$(PY) -m deescalate.tools.retrain rollback
+
+# Script effectiveness per knowledge-base line (docs/learning.md); RESULTS_DIR moves the CSV.
+script-report: $(STAMP)
+	@$(PY) -m deescalate.learning.report $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)") $(ARGS)
 
 # Scale-out on one machine (docs/operations.md "Scale-out"): installs postgresql,
 # redis-server and haproxy from Debian when missing; loopback ports only.

@@ -39,6 +39,8 @@ class CaseSettings:
     person_statuses: frozenset
     reopen_on_customer_turn: frozenset
     pending_statuses: tuple
+    agreed_statuses: frozenset = frozenset()
+    agreed_stages: frozenset = frozenset()
 
     @classmethod
     def from_yaml(cls, path: Path = SETTINGS_FILE) -> "CaseSettings":
@@ -52,6 +54,8 @@ class CaseSettings:
             person_statuses=frozenset(data["person_statuses"]),
             reopen_on_customer_turn=frozenset(data["reopen_on_customer_turn"]),
             pending_statuses=tuple(data["pending_statuses"]),
+            agreed_statuses=frozenset(data["outcomes"]["agreed_statuses"]),
+            agreed_stages=frozenset(data["outcomes"]["agreed_stages"]),
         )
 
 
@@ -127,6 +131,23 @@ def _timestamp(event: Dict[str, Any]) -> Optional[dt.datetime]:
     if not isinstance(value, (int, float)):
         return None
     return dt.datetime.fromtimestamp(value, dt.timezone.utc).replace(tzinfo=None)
+
+
+OUTCOMES = ("agreed", "escalated", "handed_off")
+
+
+def case_outcomes(case: Case, settings: Optional[CaseSettings] = None) -> List[str]:
+    """The outcomes of a case record (OUTCOMES; cases.yml `outcomes`): closed in agreement,
+    escalated, handed off. A case may have none or several."""
+    settings = settings or default_settings()
+    found = []
+    if case.status in settings.agreed_statuses and case.stage in settings.agreed_stages:
+        found.append("agreed")
+    if case.escalation:
+        found.append("escalated")
+    if case.handoff:
+        found.append("handed_off")
+    return found
 
 
 # ---------------------------------------------------------------- deadlines

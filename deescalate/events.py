@@ -220,3 +220,24 @@ def customer_texts(connection: Any, sender_prefix: str) -> Dict[str, List[str]]:
     for row in rows:
         texts.setdefault(row.sender_id, []).append(decode(row).data.get("text") or "")
     return texts
+
+
+def spoken_between(connection: Any, start: float, end: float) -> Dict[str, List[StoredEvent]]:
+    """Every case's user and bot events with start <= timestamp < end, per case, oldest first.
+
+    For figures over a period (script effectiveness): one range read,
+    not one query per case. A database without Rasa's table has no events.
+    """
+    query = (
+        select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
+        .where(EVENTS.c.type_name.in_(SPOKEN), EVENTS.c.timestamp >= start, EVENTS.c.timestamp < end)
+        .order_by(EVENTS.c.sender_id, EVENTS.c.id)
+    )
+    cases: Dict[str, List[StoredEvent]] = {}
+    try:
+        rows = connection.execute(query).fetchall()
+    except (OperationalError, ProgrammingError):
+        return cases
+    for row in rows:
+        cases.setdefault(str(row.sender_id), []).append(decode(row))
+    return cases

@@ -120,7 +120,18 @@ class LoginFailure(Base):
     at = Column(DateTime, nullable=False, default=utcnow, index=True)
 
 
-AUDIT_ACTIONS = ("queue", "overdue", "case", "case_list", "transcript", "export", "dashboard", "audit", "api_case")
+AUDIT_ACTIONS = (
+    "queue",
+    "overdue",
+    "case",
+    "case_list",
+    "transcript",
+    "export",
+    "dashboard",
+    "audit",
+    "api_case",
+    "script_line",
+)
 
 
 class AccessLog(Base):
@@ -145,3 +156,26 @@ class AccessLog(Base):
         result = {c.name: getattr(self, c.name) for c in self.__table__.columns}
         result["at"] = self.at.isoformat(timespec="seconds") if self.at else None
         return result
+
+
+SCRIPT_ACTIONS = ("insert", "pin", "unpin", "retire", "restore")
+
+
+class ScriptAction(Base):
+    """One person's action on a knowledge-base line: an agent inserted it into a draft,
+    or a supervisor pinned, unpinned, retired or restored it.
+
+    Rows are only added. A line's pin state is its latest pin/unpin/retire/restore
+    row, so every change is kept and undone by the opposite action.
+    """
+
+    __tablename__ = "script_actions"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    line_id = Column(String(64), nullable=False, index=True)  # a suggestion id (deescalate.kb.loader.line_id)
+    action = Column(String(16), nullable=False, index=True)  # one of SCRIPT_ACTIONS
+    username = Column(String(64), nullable=False)
+    role = Column(String(16), nullable=False)
+    case_id = Column(String(128))  # the case an insert happened in
+    note = Column(String(256))  # a supervisor's reason for a pin or retirement

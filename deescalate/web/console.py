@@ -17,6 +17,7 @@ from deescalate.cases import default_settings, record_changes, save_person_edit
 from deescalate.contract import CAUSES
 from deescalate.db.models import CASE_STATUSES
 from deescalate.kb.labels import labels
+from deescalate.learning.controls import record_insert, valid_line_id
 from deescalate.validation import json_object, valid_case_id
 from deescalate.web.assist_client import call_assist, close_client, open_client
 from deescalate.web.auth import (
@@ -194,6 +195,23 @@ async def api_send(request: Request, case_id: str) -> HTTPResponse:
         forward["suggestion_id"] = body["suggestion_id"]
     status, answer = await call_assist(request, "agent", forward)
     return response.json(answer, status=status, ensure_ascii=False)
+
+
+@bp.post("/console/api/case/<case_id>/insert")
+@require_role(*AGENT_ROLES)
+async def api_insert(request: Request, case_id: str) -> HTTPResponse:
+    """The agent put a suggestion into the draft (counted as `inserted` by script effectiveness)."""
+    body, refused = _guarded_json(request, case_id)
+    if refused:
+        return refused
+    line = str(body.get("suggestion_id") or "")
+    if not valid_line_id(line):
+        return json_error(400, "invalid_suggestion_id", "建议编号无效")
+    user = request.ctx.user
+    with db_session() as session:
+        record_insert(session, line, user.username, user.role, case_id)
+        session.commit()
+    return response.json({"case_id": case_id, "suggestion_id": line, "recorded": True})
 
 
 @bp.post("/console/api/case/<case_id>/record")

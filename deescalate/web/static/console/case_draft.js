@@ -18,6 +18,8 @@ export function setupDraft(base) {
     document.getElementById("draft-source").textContent = "（来自建议：" + label("kinds", s.kind) + "）";
     draft.focus();
     checkDraft();
+    // Counted as an insert by script effectiveness; the draft does not wait for it.
+    api("POST", base + "/insert", { suggestion_id: s.id }).catch(function () {});
   }
 
   function replaceSpan(text, hit) {

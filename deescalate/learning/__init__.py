@@ -1,0 +1,1 @@
+"""Learning from recorded cases: which lines calm customers, and ranking by it."""
