@@ -17,12 +17,20 @@ from deescalate.assist.engine import AssistEngine
 from deescalate.assist.state import AssistSettings, CaseState
 from deescalate.assist.voice import customer_messages, needs_handoff
 from deescalate.kb import KB_DIR, load_kb
+from deescalate.learning.figures import FiguresCache
+from deescalate.learning.settings import LearningSettings
 
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = Path(__file__).resolve().parent / "assist.yml"
 
-ENGINE = AssistEngine(load_kb(KB_DIR), AssistSettings.from_yaml(SETTINGS_FILE))
+LEARNING = LearningSettings.from_yaml()
+# The per-line figures come from the case database (DATABASE_URL) in the background
+# (deescalate/learning/figures.py); without them suggestions rank by fit alone.
+FIGURES = FiguresCache(LEARNING.ranking)
+ENGINE = AssistEngine(
+    load_kb(KB_DIR), AssistSettings.from_yaml(SETTINGS_FILE), figures=FIGURES.current, ranking=LEARNING.ranking
+)
 CUSTOMER_CHANNELS = set(ENGINE.settings.customer_channels)
 logger.info("Knowledge base loaded from %s: %s", KB_DIR, ENGINE.kb.size())
 
@@ -37,7 +45,7 @@ class ActionAssist(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         state = CaseState.from_slots(tracker.slots)
-        result = ENGINE.turn(state, tracker.latest_message or {})
+        result = ENGINE.turn(state, tracker.latest_message or {}, tracker.sender_id)
         dispatcher.utter_message(json_message={"assist": result.payload()})
         # Only changed slots: every event travels with the tracker on each later turn.
         events = [SlotSet(name, value) for name, value in result.slots().items() if tracker.slots.get(name) != value]

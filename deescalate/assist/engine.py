@@ -5,7 +5,7 @@ action reads the tracker into `CaseState` and writes the result back as slots.
 """
 
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from deescalate.assist.analysis import ParsedTurn, emotion_peak, emotion_trend, parse_turn
 from deescalate.assist.cause_evidence import (
@@ -28,6 +28,10 @@ from deescalate.assist.suggest import SuggestContext, build_suggestions, offered
 from deescalate.contract import CAUSE_DOMAINS
 from deescalate.kb.conditions import condition
 from deescalate.kb.loader import KnowledgeBase, known_fact_names
+from deescalate.learning.ranking import Figures, Ranker, seeded
+from deescalate.learning.settings import RankingSettings
+
+FiguresSource = Callable[[], Optional[Figures]]
 
 _ORDINAL = re.compile(r"第\s*([一二两三四1-4])|([一二两三四1-4])\s*[个种条项号]|选\s*([一二两三四1-4])|(最后|后面那)")
 _ORDINAL_VALUE = {"一": 0, "1": 0, "二": 1, "两": 1, "2": 1, "三": 2, "3": 2, "四": 3, "4": 3}
@@ -67,7 +71,14 @@ def chosen_option(text: str, options: List[Dict[str, Any]]) -> Optional[Dict[str
 class AssistEngine:
     """Holds the loaded knowledge base and settings; answers one turn at a time."""
 
-    def __init__(self, kb: KnowledgeBase, settings: AssistSettings) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        settings: AssistSettings,
+        figures: Optional[FiguresSource] = None,
+        ranking: Optional[RankingSettings] = None,
+    ) -> None:
+        """`figures` gives the latest per-line figures (None: rank by fit alone); `ranking` how to use them."""
         self.kb = kb
         self.settings = settings
         self.tag_facts = tag_facts(kb.case_facts)
@@ -79,6 +90,15 @@ class AssistEngine:
                     raise ValueError(
                         f"actions/assist.yml demand_borne '{source}' reads unknown facts {sorted(unknown)}"
                     )
+        self.figures = figures
+        self.ranking = ranking
+
+    def ranker(self, case_id: str, turn_number: int) -> Optional[Ranker]:
+        """The learned ranking for this turn, or None when there are no figures to learn from."""
+        if self.figures is None or self.ranking is None:
+            return None
+        figures = self.figures()
+        return Ranker(figures, self.ranking, seeded(case_id, turn_number)) if figures is not None else None
 
     def read(self, state: CaseState, turn: ParsedTurn) -> TurnReading:
         """What this turn is to the case's cause (cause_evidence.read_turn), reading its facts' spans
@@ -93,7 +113,7 @@ class AssistEngine:
             fact_spans(self.kb.case_facts, turn.text, state.domain),
         )
 
-    def turn(self, state: CaseState, parse: Dict[str, Any]) -> AssistResult:
+    def turn(self, state: CaseState, parse: Dict[str, Any], case_id: str = "") -> AssistResult:
         turn = parse_turn(parse)
         reading = self.read(state, turn)
         new_state = self._remember(state, turn, reading)
@@ -131,6 +151,7 @@ class AssistEngine:
             tag_facts=self.tag_facts,
             situations=situations,
             approve=lambda borne: approval_tier(self.kb.approval, borne, new_state.domain),
+            ranker=self.ranker(case_id, new_state.turns),
         )
         if turn.intent == "choose_option" and new_state.cause:
             # Ordinals count the choices as they were offered, best fit first.

@@ -17,6 +17,7 @@ from deescalate.assist.render import ORDINALS, TemplateValues, render
 from deescalate.kb.conditions import condition
 from deescalate.kb.lines import as_item
 from deescalate.kb.loader import KnowledgeBase, line_id
+from deescalate.learning.ranking import Ranker, fit_only_why
 
 # Which suggestion kind a stage's own lines are shown as.
 STAGE_LINE_KIND = {
@@ -47,6 +48,7 @@ class SuggestContext:
     tag_facts: Dict[str, str] = field(default_factory=dict)
     situations: List[str] = field(default_factory=list)
     approve: Approve = lambda borne: None
+    ranker: Optional[Ranker] = None  # None: rank by fit alone (no figures)
 
     @property
     def entry(self) -> Optional[Dict[str, Any]]:
@@ -159,19 +161,29 @@ class SuggestionBuilder:
 
     def _best(
         self, lines: Iterable[Any], source: str, wanted: Callable[[Dict[str, Any]], bool] = lambda i: True
-    ) -> Optional[Tuple[Dict[str, Any], Fit]]:
+    ) -> Optional[Tuple[Dict[str, Any], Fit, Dict[str, Any]]]:
+        """The line to offer among those that fit, and why: by fit alone, or through the ranker."""
         excluded = self._excluded()
-        best: Optional[Tuple[int, int, Dict[str, Any], Fit]] = None
-        for index, line in enumerate(lines):
+        fitting: List[Tuple[str, Dict[str, Any], Fit]] = []
+        for line in lines:
             item = as_item(line)
-            if line_id(source, item["text"]) in excluded or not wanted(item):
+            key = line_id(source, item["text"])
+            if key in excluded or not wanted(item):
                 continue
             fit = self.ctx.fit(item)
-            if fit.status is not True:
-                continue
-            if best is None or fit.score > best[0]:
-                best = (fit.score, index, item, fit)
-        return (best[2], best[3]) if best else None
+            if fit.status is True:
+                fitting.append((key, item, fit))
+        if not fitting:
+            return None
+        ranker = self.ctx.ranker
+        if ranker is None:
+            key, item, fit = max(fitting, key=lambda c: c[2].score)  # the first of the best fits
+            return item, fit, fit_only_why(fit.score)
+        index = ranker.choose([(key, fit.score) for key, _, fit in fitting])
+        if index is None:
+            return None
+        key, item, fit = fitting[index]
+        return item, fit, ranker.why(key, fit.score)
 
     def _pick(
         self,
@@ -185,13 +197,14 @@ class SuggestionBuilder:
         found = self._best(lines, source, wanted)
         if not found:
             return False
-        item, fit = found
+        item, fit, why = found
         suggestion = {
             "id": line_id(source, item["text"]),
             "kind": kind,
             "text": render(item["text"], self.ctx.values),
             "source": source,
             **extra,
+            "why": why,
         }
         if fit.reasons:
             suggestion["fit"] = fit.reasons
@@ -251,12 +264,18 @@ class SuggestionBuilder:
         suggestion_id = line_id(source, "choices:" + ",".join(o["id"] for o in options))
         if suggestion_id in self._excluded():
             return False  # the same offer is not made twice in a case
+        ranker = self.ctx.ranker
+        if ranker is not None and ranker.retired(suggestion_id):
+            return False
         if len(options) == 1:
             text = f"我这边可以先这样办：{options[0]['short']}。我跟您详细说一下，您看可以吗？"
         else:
             summary = "；".join(f"{ORDINALS[i]}是{o['short']}" for i, o in enumerate(options))
             text = f"我这边有{_count(len(options))}种办法：{summary}。您看哪种更合适？我再详细给您说。"
-        self.picked.append({"id": suggestion_id, "kind": "choices", "text": text, "source": source, "options": options})
+        why = ranker.why(suggestion_id, None) if ranker is not None else fit_only_why(None)
+        self.picked.append(
+            {"id": suggestion_id, "kind": "choices", "text": text, "source": source, "options": options, "why": why}
+        )
         return True
 
     def commitment(self) -> bool:

@@ -42,11 +42,13 @@ def set_line_state(
     note: Optional[str] = None,
     address: Optional[str] = None,
     path: Optional[str] = None,
+    url: Optional[str] = None,
 ) -> Optional[str]:
     """Pin, unpin, retire or restore a line; commits, audits, and returns the line's new state.
 
     Only supervisors and admins may; raises PermissionError otherwise and
-    ValueError for an unknown action or a malformed line id.
+    ValueError for an unknown action or a malformed line id. `url` is the
+    database of the audit trail (default DATABASE_URL).
     """
     if role not in SUPERVISOR_ROLES:
         raise PermissionError("只有主管可以置顶或停用话术")
@@ -57,7 +59,7 @@ def set_line_state(
     clean_note = " ".join(str(note or "").split())[:256] or None
     session.add(ScriptAction(line_id=line_id, action=action, username=username[:64], role=role[:16], note=clean_note))
     session.commit()
-    record_access(username, role, "script_line", f"{action} {line_id}", address, path)
+    record_access(username, role, "script_line", f"{action} {line_id}", address, path, url=url)
     return STATE_ACTIONS[action]
 
 

@@ -24,7 +24,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from scipy import stats
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -76,6 +75,8 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> Interval
     variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
     if variance <= 0.0:
         return Interval(mean, mean, mean, n)
+    from scipy import stats  # imported here: the action server uses this module but not the interval
+
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * math.sqrt(variance / n)
     return Interval(mean, mean - half, mean + half, n)
 

@@ -1,0 +1,137 @@
+"""Ranking that learns: among the lines that fit a case, prefer those that calm customers.
+
+Each line has two posteriors, from the recorded cases of the last
+`window_days` (actions/learning.yml, `ranking`):
+
+- its emotion change per send (negative is calmer), a Normal posterior with a
+  Normal prior of mean `effect_prior.mean`, worth `effect_prior.strength`
+  sends: mean = (strength * prior + sum of changes) / (strength + n), spread
+  `effect_prior.sd / sqrt(strength + n)`;
+- the share of showings in which an agent sent it, a Beta(alpha + sent,
+  beta + shown - sent) posterior.
+
+A line's value is its fit score + `effect_weight` * (calming) + `pick_weight`
+* (pick share). For a share `exploration` of picks the calming is a draw from
+the posterior (Thompson sampling: a line with few sends has a wide posterior
+and gets its chances), otherwise it is the posterior mean. A new line starts
+at the prior, so it competes as a neutral line, not as a bad one. Only lines
+within `fit_margin` fit points of the best-fitting one compete at all. A
+pinned line that fits comes first; a retired line is never offered.
+
+The random draws come from a generator seeded by the case and its turn
+number, so the same turn of the same case ranks the same way again.
+"""
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+from deescalate.learning.settings import RankingSettings
+
+
+@dataclass(frozen=True)
+class LineStats:
+    """One line's record over the window."""
+
+    shown: int = 0
+    sent: int = 0
+    n: int = 0  # sends with an emotion change
+    total_change: float = 0.0
+
+    @property
+    def mean_change(self) -> Optional[float]:
+        return self.total_change / self.n if self.n else None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Every line's record and the pinned and retired lines, as of one refresh."""
+
+    stats: Mapping[str, LineStats] = field(default_factory=dict)
+    states: Mapping[str, str] = field(default_factory=dict)  # line id -> "pinned" or "retired"
+
+    @property
+    def empty(self) -> bool:
+        return not self.stats and not self.states
+
+    @classmethod
+    def from_tallies(cls, tallies: Mapping[str, Any], states: Mapping[str, str]) -> "Figures":
+        """From effectiveness tallies (deescalate.learning.effectiveness.Tally)."""
+        stats = {line: LineStats(t.shown, t.sent, len(t.changes), math.fsum(t.changes)) for line, t in tallies.items()}
+        return cls(stats, dict(states))
+
+
+def fit_only_why(fit_score: Optional[int]) -> Dict[str, Any]:
+    """The `why` of a suggestion ranked without figures: only its fit is known."""
+    return {"fit": fit_score, "used": None, "effect": None, "n": 0}
+
+
+Candidate = Tuple[str, int]  # (line id, fit score)
+
+
+class Ranker:
+    """Picks among fitting lines by fit, effect and agents' picks, and says why."""
+
+    def __init__(self, figures: Figures, settings: RankingSettings, rng: random.Random) -> None:
+        self.figures = figures
+        self.settings = settings
+        self.rng = rng
+
+    def retired(self, line: str) -> bool:
+        return self.figures.states.get(line) == "retired"
+
+    def pinned(self, line: str) -> bool:
+        return self.figures.states.get(line) == "pinned"
+
+    def posterior(self, line: str) -> Tuple[float, float]:
+        """Mean and spread of the line's emotion change per send."""
+        s, stats = self.settings, self.figures.stats.get(line, LineStats())
+        weight = s.prior_strength + stats.n
+        if weight <= 0:
+            return s.prior_mean, s.prior_sd
+        return (s.prior_strength * s.prior_mean + stats.total_change) / weight, s.prior_sd / math.sqrt(weight)
+
+    def pick_share(self, line: str) -> float:
+        s, stats = self.settings, self.figures.stats.get(line, LineStats())
+        sent = min(stats.sent, stats.shown)
+        return (s.pick_alpha + sent) / (s.pick_alpha + s.pick_beta + stats.shown)
+
+    def value(self, line: str, fit_score: int, explore: bool) -> float:
+        mean, spread = self.posterior(line)
+        change = self.rng.gauss(mean, spread) if explore else mean
+        return fit_score - self.settings.effect_weight * change + self.settings.pick_weight * self.pick_share(line)
+
+    def choose(self, candidates: Sequence[Candidate]) -> Optional[int]:
+        """The index of the candidate to offer: a pinned one first (best fit), else the best value
+        among those within the fit margin; None when every candidate is retired."""
+        open_ = [(i, line, score) for i, (line, score) in enumerate(candidates) if not self.retired(line)]
+        if not open_:
+            return None
+        pinned = [c for c in open_ if self.pinned(c[1])]
+        if pinned:
+            return max(pinned, key=lambda c: (c[2], -c[0]))[0]
+        best_fit = max(score for _, _, score in open_)
+        close = [c for c in open_ if c[2] >= best_fit - self.settings.fit_margin]
+        explore = self.rng.random() < self.settings.exploration
+        values = [(self.value(line, score, explore), -i, i) for i, line, score in close]
+        return max(values)[2]
+
+    def why(self, line: str, fit_score: Optional[int]) -> Dict[str, Any]:
+        """What the ranking knew of the line: fit score, times sent, mean emotion change, sends measured."""
+        stats = self.figures.stats.get(line, LineStats())
+        mean = stats.mean_change
+        why: Dict[str, Any] = {
+            "fit": fit_score,
+            "used": stats.sent,
+            "effect": round(mean, 3) if mean is not None else None,
+            "n": stats.n,
+        }
+        if self.pinned(line):
+            why["pinned"] = True
+        return why
+
+
+def seeded(case_id: str, turn: int) -> random.Random:
+    """The generator of one turn of one case (the same turn ranks the same way again)."""
+    return random.Random(f"{case_id}:{turn}")

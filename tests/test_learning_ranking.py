@@ -1,0 +1,205 @@
+"""Ranking that learns, without servers: the posterior, exploration, pins, retirements, the fallback."""
+
+import dataclasses
+import random
+import threading
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deescalate.assist.engine import AssistEngine
+from deescalate.assist.state import AssistSettings, CaseState
+from deescalate.kb.loader import line_id
+from deescalate.learning.figures import FiguresCache
+from deescalate.learning.ranking import Figures, LineStats, Ranker
+from deescalate.learning.settings import LearningSettings
+from deescalate.tools.build import ROOT
+from tests.conftest import examples
+
+RANKING = LearningSettings.from_yaml().ranking
+
+
+def ranker(stats=None, states=None, seed=0, **changes):
+    return Ranker(Figures(stats or {}, states or {}), dataclasses.replace(RANKING, **changes), random.Random(seed))
+
+
+def test_the_posterior_starts_at_the_prior_and_follows_the_data():
+    r = ranker({"seen": LineStats(shown=40, sent=30, n=30, total_change=-45.0)})
+    mean, spread = r.posterior("new")
+    assert (mean, spread) == (RANKING.prior_mean, pytest.approx(RANKING.prior_sd / RANKING.prior_strength**0.5))
+    mean, spread = r.posterior("seen")
+    assert mean == pytest.approx(-45.0 / (30 + RANKING.prior_strength))
+    assert spread < RANKING.prior_sd / 5
+    assert r.pick_share("seen") > r.pick_share("new") > 0
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.integers(min_value=0, max_value=500), st.floats(min_value=-4, max_value=4))
+def test_the_posterior_mean_lies_between_the_prior_and_the_data(n, mean_change):
+    r = ranker({"x": LineStats(shown=n, sent=n, n=n, total_change=mean_change * n)})
+    mean, spread = r.posterior("x")
+    low, high = sorted((RANKING.prior_mean, mean_change))
+    assert low - 1e-9 <= mean <= high + 1e-9
+    assert 0 < spread <= RANKING.prior_sd / RANKING.prior_strength**0.5 + 1e-12
+
+
+def picks(r_factory, candidates, rounds=400):
+    return Counter(candidates[r_factory(seed).choose(candidates)][0] for seed in range(rounds))
+
+
+def test_a_calming_line_wins_and_others_still_get_their_share():
+    stats = {
+        "calming": LineStats(shown=60, sent=40, n=40, total_change=-60.0),
+        "flat": LineStats(shown=60, sent=40, n=40, total_change=0.0),
+    }
+    candidates = [("flat", 5), ("calming", 5), ("new", 5)]
+    counts = picks(lambda seed: ranker(stats, seed=seed), candidates)
+    assert counts["calming"] > 0.7 * sum(counts.values())
+    assert counts["new"] > 0  # the prior keeps a new line in play through exploration
+    greedy = picks(lambda seed: ranker(stats, seed=seed, exploration=0.0), candidates)
+    assert greedy == Counter({"calming": 400})
+
+
+def test_fit_outside_the_margin_is_not_overruled():
+    stats = {"calming": LineStats(shown=60, sent=40, n=40, total_change=-120.0)}
+    candidates = [("fits_better", 5 + RANKING.fit_margin + 1), ("calming", 5)]
+    assert picks(lambda seed: ranker(stats, seed=seed), candidates) == Counter({"fits_better": 400})
+
+
+def test_pinned_first_retired_never():
+    states = {"pinned": "pinned", "retired": "retired"}
+    r = ranker({"great": LineStats(60, 60, 60, -200.0)}, states)
+    assert r.choose([("great", 9), ("pinned", 1), ("retired", 9)]) == 1
+    assert r.choose([("retired", 9)]) is None
+    assert r.why("pinned", 1) == {"fit": 1, "used": 0, "effect": None, "n": 0, "pinned": True}
+    assert r.why("great", 9) == {"fit": 9, "used": 60, "effect": pytest.approx(-3.333, abs=1e-3), "n": 60}
+
+
+# ---------------------------------------------------------------- the engine
+
+
+def furious_turn():
+    return {
+        "text": "你们乱扣费",
+        "intent": {"name": "fees_and_charges", "confidence": 0.95},
+        "intent_ranking": [{"name": "fees_and_charges", "confidence": 0.95}],
+        "emotion": {"name": "furious", "confidence": 0.9},
+        "entities": [],
+    }
+
+
+def empathy_ids(kb):
+    return [line_id(kb.source("empathy"), text) for text in kb.empathy["emotions"]["furious"]["lines"]]
+
+
+def test_without_figures_the_engine_ranks_by_fit_and_says_so(kb):
+    plain = AssistEngine(kb, AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+    down = AssistEngine(kb, plain.settings, figures=lambda: None, ranking=RANKING)
+    first = plain.turn(CaseState(), furious_turn(), "case-1").suggestions
+    assert down.turn(CaseState(), furious_turn(), "case-1").suggestions == first
+    assert all(s["why"]["used"] is None and s["why"]["n"] == 0 for s in first)
+    assert all(isinstance(s["why"]["fit"], int) for s in first if s["kind"] != "choices")
+
+
+def test_the_engine_offers_the_calming_line_and_explains_it(kb):
+    ids = empathy_ids(kb)
+    calming = ids[-1]
+    figures = Figures({calming: LineStats(shown=50, sent=40, n=40, total_change=-80.0)}, {ids[0]: "retired"})
+    engine = AssistEngine(
+        kb,
+        AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"),
+        figures=lambda: figures,
+        ranking=dataclasses.replace(RANKING, exploration=0.0),
+    )
+    empathy = [s for s in engine.turn(CaseState(), furious_turn(), "case-2").suggestions if s["id"] in ids]
+    assert empathy[0]["id"] == calming
+    assert empathy[0]["why"] == {"fit": empathy[0]["why"]["fit"], "used": 40, "effect": -2.0, "n": 40}
+    for seed in range(30):  # a retired line is never offered
+        shown = engine.turn(CaseState(), furious_turn(), f"case-{seed}").suggestions
+        assert ids[0] not in {s["id"] for s in shown}
+
+
+# ---------------------------------------------------------------- the cache
+
+
+def test_the_cache_never_blocks_a_turn_and_falls_back_when_the_database_fails():
+    gate = threading.Event()
+    figures = Figures({"a": LineStats(1, 1, 1, -1.0)})
+
+    def slow_reader(url, days):
+        gate.wait(10)
+        return figures
+
+    now = [0.0]
+    cache = FiguresCache(dataclasses.replace(RANKING, refresh_seconds=60), reader=slow_reader, clock=lambda: now[0])
+    assert cache.current() is None  # the first read is running; the turn does not wait
+    gate.set()
+    cache.wait()
+    assert cache.current() is figures
+
+    failing = threading.Event()
+
+    def broken(url, days):
+        failing.wait(10)
+        raise OSError("database down")
+
+    cache.reader = broken
+    now[0] = 61.0
+    assert cache.current() is figures  # a refresh starts; the turn gets what is there
+    failing.set()
+    cache.wait()
+    assert cache.current() is None  # database down: rank by fit alone
+    cache.reader = lambda url, days: Figures()
+    now[0] = 122.0
+    cache.current()
+    cache.wait()
+    assert cache.current() is None  # nothing recorded yet: fit alone as well
+
+
+def test_the_cache_reads_a_real_database_and_an_empty_one(tmp_path):
+    from deescalate.db.migrate import upgrade
+    from deescalate.db.session import session_factory
+    from deescalate.learning.controls import set_line_state
+    from deescalate.learning.figures import read_figures
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    assert read_figures(url, 90).empty
+    with session_factory(url)() as session:
+        set_line_state(session, "empathy-abc", "retire", "zhou", "supervisor", "too stiff", url=url)
+    assert read_figures(url, 90).states == {"empathy-abc": "retired"}
+
+
+def test_pin_and_retire_are_recorded_audited_and_reversible(tmp_path):
+    from deescalate.db.migrate import upgrade
+    from deescalate.db.models import AccessLog
+    from deescalate.db.session import session_factory
+    from deescalate.learning.controls import line_history, line_states, set_line_state
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    with session_factory(url)() as session:
+        with pytest.raises(PermissionError):
+            set_line_state(session, "stages-1", "pin", "wang", "agent", url=url)
+        with pytest.raises(ValueError):
+            set_line_state(session, "stages-1", "delete", "zhou", "supervisor", url=url)
+        with pytest.raises(ValueError):
+            set_line_state(session, "x' OR 1=1", "pin", "zhou", "supervisor", url=url)
+        assert set_line_state(session, "stages-1", "pin", "zhou", "supervisor", "best opener", url=url) == "pinned"
+        assert set_line_state(session, "stages-2", "retire", "zhou", "supervisor", url=url) == "retired"
+        assert line_states(session) == {"stages-1": "pinned", "stages-2": "retired"}
+        set_line_state(session, "stages-1", "unpin", "li", "admin", url=url)
+        set_line_state(session, "stages-2", "restore", "li", "admin", url=url)
+        assert line_states(session) == {}
+        history = line_history(session, "stages-1")
+        assert [(h["action"], h["by"]) for h in history] == [("unpin", "li"), ("pin", "zhou")]
+        assert history[1]["note"] == "best opener"
+        audited = [(a.username, a.action, a.target) for a in session.query(AccessLog).order_by(AccessLog.id)]
+    assert audited == [
+        ("zhou", "script_line", "pin stages-1"),
+        ("zhou", "script_line", "retire stages-2"),
+        ("li", "script_line", "unpin stages-1"),
+        ("li", "script_line", "restore stages-2"),
+    ]
