@@ -18,7 +18,7 @@ import time
 from typing import Callable, Optional
 
 from deescalate.db.models import utcnow
-from deescalate.db.session import session_factory
+from deescalate.db.session import database_url, session_factory
 from deescalate.learning.controls import line_states
 from deescalate.learning.effectiveness import period_tallies
 from deescalate.learning.ranking import Figures
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 def read_figures(url: Optional[str], window_days: float) -> Figures:
     """The figures of the last `window_days`, read now (slow: a range read of the events)."""
     end = utcnow() + dt.timedelta(minutes=1)
-    with session_factory(url)() as session:
+    with session_factory(url or database_url())() as session:
         tallies = period_tallies(session, end - dt.timedelta(days=window_days), end)
         states = line_states(session)
     return Figures.from_tallies(tallies, states)

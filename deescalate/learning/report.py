@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from deescalate.cases import OUTCOMES
-from deescalate.db.session import session_factory
+from deescalate.db.session import database_url, session_factory
 from deescalate.kb.loader import KB_DIR, load_kb
 from deescalate.learning.effectiveness import LineEffect, script_effectiveness
 
@@ -65,8 +65,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     out = args.out or Path(os.environ.get("RESULTS_DIR") or ROOT / "results") / "scripts.csv"
     from deescalate.db.migrate import upgrade
 
-    upgrade(args.url)
-    with session_factory(args.url)() as session:
+    url = args.url or database_url()
+    upgrade(url)
+    with session_factory(url)() as session:
         rows = script_effectiveness(session, date_from, date_to, kb=load_kb(KB_DIR))
     write_csv(rows, out)
     used = [row for row in rows if row.sent]
