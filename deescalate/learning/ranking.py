@@ -3,20 +3,21 @@
 Each line has two posteriors, from the recorded cases of the last
 `window_days` (actions/learning.yml, `ranking`):
 
-- its emotion change per send (negative is calmer), a Normal posterior with a
-  Normal prior of mean `effect_prior.mean`, worth `effect_prior.strength`
-  sends: mean = (strength * prior + sum of changes) / (strength + n), spread
-  `effect_prior.sd / sqrt(strength + n)`;
-- the share of showings in which an agent sent it, a Beta(alpha + sent,
-  beta + shown - sent) posterior.
+- its emotion change per send (negative is calmer): a Normal posterior whose
+  prior is centred on the pooled mean change of all lines (the configured
+  `effect_prior.mean` while nothing is measured) and is worth
+  `effect_prior.strength` sends: mean = (strength * prior + sum of changes) /
+  (strength + n), spread `effect_prior.sd / sqrt(strength + n)`. A new line
+  therefore starts as an average line, neither favoured nor buried;
+- the share of showings in which an agent sent it: a Beta(alpha + sent,
+  beta + shown - sent) posterior, taken at its mean.
 
-A line's value is its fit score + `effect_weight` * (calming) + `pick_weight`
-* (pick share). For a share `exploration` of picks the calming is a draw from
-the posterior (Thompson sampling: a line with few sends has a wide posterior
-and gets its chances), otherwise it is the posterior mean. A new line starts
-at the prior, so it competes as a neutral line, not as a bad one. Only lines
-within `fit_margin` fit points of the best-fitting one compete at all. A
-pinned line that fits comes first; a retired line is never offered.
+Only lines within `fit_margin` fit points of the best-fitting one compete.
+A share `exploration` of picks takes one of them at random; the others go to
+the highest value, fit score + `effect_weight` * (a draw of the calming from
+the posterior: Thompson sampling, so a line with few sends gets its chances)
++ `pick_weight` * (pick share). A pinned line that fits comes first; a
+retired line is never offered.
 
 The random draws come from a generator seeded by the case and its turn
 number, so the same turn of the same case ranks the same way again.
@@ -55,6 +56,11 @@ class Figures:
     def empty(self) -> bool:
         return not self.stats and not self.states
 
+    def pooled_change(self) -> Optional[float]:
+        """The mean emotion change over every measured send of every line."""
+        n = sum(s.n for s in self.stats.values())
+        return math.fsum(s.total_change for s in self.stats.values()) / n if n else None
+
     @classmethod
     def from_tallies(cls, tallies: Mapping[str, Any], states: Mapping[str, str]) -> "Figures":
         """From effectiveness tallies (deescalate.learning.effectiveness.Tally)."""
@@ -77,6 +83,8 @@ class Ranker:
         self.figures = figures
         self.settings = settings
         self.rng = rng
+        pooled = figures.pooled_change()
+        self.prior_mean = settings.prior_mean if pooled is None else pooled
 
     def retired(self, line: str) -> bool:
         return self.figures.states.get(line) == "retired"
@@ -89,17 +97,18 @@ class Ranker:
         s, stats = self.settings, self.figures.stats.get(line, LineStats())
         weight = s.prior_strength + stats.n
         if weight <= 0:
-            return s.prior_mean, s.prior_sd
-        return (s.prior_strength * s.prior_mean + stats.total_change) / weight, s.prior_sd / math.sqrt(weight)
+            return self.prior_mean, s.prior_sd
+        return (s.prior_strength * self.prior_mean + stats.total_change) / weight, s.prior_sd / math.sqrt(weight)
 
     def pick_share(self, line: str) -> float:
         s, stats = self.settings, self.figures.stats.get(line, LineStats())
         sent = min(stats.sent, stats.shown)
         return (s.pick_alpha + sent) / (s.pick_alpha + s.pick_beta + stats.shown)
 
-    def value(self, line: str, fit_score: int, explore: bool) -> float:
+    def value(self, line: str, fit_score: int) -> float:
+        """Fit plus a posterior draw of the line's calming plus its pick share, in fit points."""
         mean, spread = self.posterior(line)
-        change = self.rng.gauss(mean, spread) if explore else mean
+        change = self.rng.gauss(mean, spread)
         return fit_score - self.settings.effect_weight * change + self.settings.pick_weight * self.pick_share(line)
 
     def choose(self, candidates: Sequence[Candidate]) -> Optional[int]:
@@ -113,9 +122,9 @@ class Ranker:
             return max(pinned, key=lambda c: (c[2], -c[0]))[0]
         best_fit = max(score for _, _, score in open_)
         close = [c for c in open_ if c[2] >= best_fit - self.settings.fit_margin]
-        explore = self.rng.random() < self.settings.exploration
-        values = [(self.value(line, score, explore), -i, i) for i, line, score in close]
-        return max(values)[2]
+        if self.rng.random() < self.settings.exploration:
+            return self.rng.choice(close)[0]
+        return max((self.value(line, score), -i, i) for i, line, score in close)[2]
 
     def why(self, line: str, fit_score: Optional[int]) -> Dict[str, Any]:
         """What the ranking knew of the line: fit score, times sent, mean emotion change, sends measured."""
