@@ -213,3 +213,10 @@ def test_pin_and_retire_are_recorded_audited_and_reversible(tmp_path):
         ("li", "script_line", "unpin stages-1"),
         ("li", "script_line", "restore stages-2"),
     ]
+
+
+def test_figures_are_empty_until_a_line_is_sent_or_a_supervisor_acts():
+    assert Figures().empty
+    assert Figures({"a": LineStats(shown=5)}).empty  # shown only: nothing learned yet, rank by fit
+    assert not Figures({"a": LineStats(shown=5, sent=1)}).empty
+    assert not Figures({}, {"a": "retired"}).empty

@@ -54,7 +54,8 @@ class Figures:
 
     @property
     def empty(self) -> bool:
-        return not self.stats and not self.states
+        """Nothing to learn from: no line sent yet and none pinned or retired."""
+        return not self.states and not any(s.sent for s in self.stats.values())
 
     def pooled_change(self) -> Optional[float]:
         """The mean emotion change over every measured send of every line."""

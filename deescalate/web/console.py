@@ -17,7 +17,8 @@ from deescalate.cases import default_settings, record_changes, save_person_edit
 from deescalate.contract import CAUSES
 from deescalate.db.models import CASE_STATUSES
 from deescalate.kb.labels import labels
-from deescalate.learning.controls import record_insert, valid_line_id
+from deescalate.learning.controls import line_history, line_states, record_insert, set_line_state, valid_line_id
+from deescalate.ratelimit import client_address
 from deescalate.validation import json_object, valid_case_id
 from deescalate.web.assist_client import call_assist, close_client, open_client
 from deescalate.web.auth import (
@@ -245,3 +246,47 @@ async def api_close(request: Request, case_id: str) -> HTTPResponse:
     if wants_html(request):
         return response.redirect("/console", status=303)
     return response.json({"case_id": case_id, "status": "closed"})
+
+
+# ---------------------------------------------------------------- supervisors: pin and retire lines
+
+LINE_ACTION_MESSAGES = {"pin": "已置顶", "unpin": "已取消置顶", "retire": "已停用，不再推荐", "restore": "已恢复推荐"}
+
+
+@bp.get("/console/api/scripts")
+@require_role(*SUPERVISOR_ROLES)
+async def api_scripts(request: Request) -> HTTPResponse:
+    """The lines pinned or retired now, each with its history (who, when, what)."""
+    with db_session() as session:
+        states = line_states(session)
+        lines = [
+            {"line_id": line, "state": state, "history": line_history(session, line)}
+            for line, state in sorted(states.items())
+        ]
+    return response.json({"lines": lines}, ensure_ascii=False)
+
+
+@bp.post("/console/api/script/<line_id>")
+@require_role(*SUPERVISOR_ROLES)
+async def api_script(request: Request, line_id: str) -> HTTPResponse:
+    """Pin, unpin, retire or restore a line: `{"action": ..., "note": ...}` (recorded and audited)."""
+    try:
+        check_csrf(request)
+    except CsrfError:
+        return json_error(403, "csrf", "安全令牌无效，请刷新页面")
+    try:
+        body = _json_body(request)
+    except ValueError as error:
+        return json_error(400, "invalid_json", str(error))
+    action = str(body.get("action") or "")
+    if action not in LINE_ACTION_MESSAGES or not valid_line_id(line_id):
+        return json_error(400, "invalid_line_action", "操作或话术编号无效")
+    user = request.ctx.user
+    note = body.get("note") if isinstance(body.get("note"), str) else None
+    with db_session() as session:
+        state = set_line_state(
+            session, line_id, action, user.username, user.role, note, client_address(request), request.path
+        )
+    return response.json(
+        {"line_id": line_id, "state": state, "message": LINE_ACTION_MESSAGES[action]}, ensure_ascii=False
+    )

@@ -1,6 +1,9 @@
 // Agent console, case page: the transcript, the analysis and the suggestions.
-import { TREND, WHO, clear, clock, el, label, money } from "./common.js";
+import { PAGE, TREND, WHO, clear, clock, el, label, money } from "./common.js";
 import { choiceCards, renderKnowledge } from "./knowledge.js";
+import { lineControls, whyBox } from "./why.js";
+
+const SUPERVISOR = !!PAGE && ["supervisor", "admin"].indexOf(PAGE.dataset.role) >= 0;
 
 // What the case page shows so far; `onUse` is called with a suggestion the agent picks.
 export function createCaseView(onUse) {
@@ -134,8 +137,16 @@ export function createCaseView(onUse) {
     card.appendChild(el("div", "kind", label("kinds", s.kind)));
     card.appendChild(el("p", "text", s.text));
     if (s.kind === "choices" && s.options) card.appendChild(choiceCards(s.options, approverText));
+    if (s.why) card.appendChild(whyBox(s.why));
     var actions = el("div", "card-actions");
     actions.appendChild(el("span", "source", s.source || ""));
+    if (SUPERVISOR) {
+      actions.appendChild(lineControls(s, function (text, isError) {
+        var note = document.getElementById("suggestions-status");
+        note.textContent = text || "";
+        note.classList.toggle("error", !!isError);
+      }));
+    }
     var use = el("button", "use", "插入草稿");
     use.type = "button";
     use.addEventListener("click", function () { onUse(s); });
