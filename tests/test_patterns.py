@@ -90,6 +90,9 @@ def own_threats(text):
         ("不处理我就去地方金融监管局投诉", "regulator"),
         ("实在不行我就申请法律援助", "legal"),
         ("你们要是不退钱我就去银保监会投诉", "regulator"),
+        ("年费不退的话我只好向银监会反映", "regulator"),
+        ("这个利率我已经问过律师了，属于违规", "legal"),
+        ("我咨询了律师他们说这笔服务费可以要回来", "legal"),
     ],
 )
 def test_paraphrased_threats_of_the_customer_are_caught(text, value):
@@ -106,6 +109,9 @@ def test_paraphrased_threats_of_the_customer_are_caught(text, value):
         "法院冻结了我的工资卡",
         "人民银行规定了贷款利率上限",
         "车险出险后我打客服报案，到现在没人来定损",
+        "对方全责，当时报警后交警开了事故认定书",
+        "恳请法院考虑我的实际困难，先解冻工资卡",
+        "他们说要起诉我全家",
     ],
 )
 def test_what_others_did_or_a_purchase_channel_is_no_threat_of_the_customer(text):

@@ -1,19 +1,23 @@
 """Emotion per utterance: calm, confused, anxious, angry or furious.
 
 Learns from the `emotion` each training example carries in its metadata and
-adds `"emotion": {"name", "confidence"}` to the parse output. Written anger
-is often measured in tone: accusation, legalistic demands, sarcasm, repeated
-punctuation and conditional threats (emotion_cues.yml) move a calm or
-confused guess toward angry.
+adds `"emotion": {"name", "confidence"}` to the parse output. The classifier
+learns mostly from spoken turns; written complaints show their emotion in
+other ways (emotion_cues.yml): accusation, legalistic demands, sarcasm and
+repeated punctuation are anger, worry about money, credit or family is
+anxiety, insults and conditional threats are fury. The customer's own
+escalation threat, found by the entity extractors that run before this
+component, turns anger into fury.
 """
 
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE, TEXT
+from rasa.shared.nlu.constants import ENTITIES, METADATA, METADATA_EXAMPLE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from deescalate.contract import EMOTIONS
@@ -21,30 +25,50 @@ from deescalate.nlu.ngram_classifier import NgramClassifier
 
 EMOTION = "emotion"
 CUES_FILE = Path(__file__).resolve().parent / "emotion_cues.yml"
-_MILD = ("calm", "confused")
 
 
 def load_cues(path: Path = CUES_FILE) -> Dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {**data, "cues": {name: re.compile(pattern) for name, pattern in data["cues"].items()}}
+    families = {name: {**family, "pattern": re.compile(family["pattern"])} for name, family in data["families"].items()}
+    return {**data, "families": families}
 
 
 def count_cues(text: str, cues: Dict[str, Any]) -> Dict[str, int]:
-    """How many times each family of written-anger cues occurs in `text`."""
-    return {name: len(pattern.findall(text)) for name, pattern in cues["cues"].items()}
+    """How many times each cue family occurs in `text`."""
+    return {name: len(family["pattern"].findall(text)) for name, family in cues["families"].items()}
 
 
-def with_written_cues(ranking: List[Tuple[str, float]], text: str, cues: Dict[str, Any]) -> List[Tuple[str, float]]:
-    """The ranking after written-anger cues: a calm or confused guess with enough cues leans to angry."""
-    if not ranking or ranking[0][0] not in _MILD:
+def with_written_cues(
+    ranking: List[Tuple[str, float]], text: str, cues: Dict[str, Any], threat: bool = False
+) -> List[Tuple[str, float]]:
+    """The ranking after the written cues and the customer's own threat.
+
+    Each family whose `from` names the classifier's best guess adds `boost`
+    per cue to its emotion (at most `max_cues` cues per emotion); a threat
+    adds the `threat` boost. Scores are then renormalised.
+    """
+    if not ranking:
         return ranking
-    found = sum(count_cues(text, cues).values())
-    if found < cues["min_cues"]:
+    guess = ranking[0][0]
+    found: Counter = Counter()
+    for name, count in count_cues(text, cues).items():
+        family = cues["families"][name]
+        if count and guess in family["from"]:
+            found[family["emotion"]] += count
+    bonus = {emotion: cues["boost"] * min(count, cues["max_cues"]) for emotion, count in found.items()}
+    rule = cues.get("threat") or {}
+    if threat and rule and guess in rule["from"]:
+        bonus[rule["emotion"]] = bonus.get(rule["emotion"], 0.0) + rule["boost"]
+    if not bonus:
         return ranking
-    bonus = cues["boost"] * min(found, cues["max_cues"])
-    scores = {name: score + (bonus if name == "angry" else 0.0) for name, score in ranking}
+    scores = {name: score + bonus.get(name, 0.0) for name, score in ranking}
     total = sum(scores.values()) or 1.0
     return sorted(((n, round(s / total, 4)) for n, s in scores.items()), key=lambda item: -item[1])
+
+
+def has_own_threat(message: Message) -> bool:
+    """Whether the extractors kept an escalation entity: the customer's own threat."""
+    return any(entity.get("entity") == "escalation" for entity in message.get(ENTITIES) or [])
 
 
 def example_emotion(message: Message) -> Optional[str]:
@@ -67,6 +91,7 @@ class EmotionClassifier(NgramClassifier):
     def write(self, message: Message, ranking: List[Tuple[str, float]]) -> None:
         if EmotionClassifier._cues is None:
             EmotionClassifier._cues = load_cues()
-        ranking = with_written_cues(ranking, message.get(TEXT) or "", EmotionClassifier._cues)
+        text = message.get(TEXT) or ""
+        ranking = with_written_cues(ranking, text, EmotionClassifier._cues, threat=has_own_threat(message))
         name, confidence = ranking[0]
         message.set(EMOTION, {"name": name, "confidence": confidence}, add_to_output=True)

@@ -57,7 +57,8 @@ def is_own_threat(text: str, entity: Dict[str, Any], rules: Dict[str, "re.Patter
 
     Someone else acts (a collector threatens to expose, a court freezes), the
     customer is the object (曝光我), the authority is quoted (银监会规定), a
-    platform is where something was bought, or 报案 is an insurance claim.
+    platform is where something was bought, 报案 is an insurance claim, the
+    police came to an accident, or the customer pleads with a court.
     """
     start, end = int(entity.get("start") or 0), int(entity.get("end") or 0)
     if not rules or end <= start:
@@ -68,9 +69,13 @@ def is_own_threat(text: str, entity: Dict[str, Any], rules: Dict[str, "re.Patter
         if mention.isdigit():
             return False  # 110 inside a longer number
     clause = left + mention + right
-    if rules["others_act"].search(clause) or rules["object_after"].search(right) or rules["actor_before"].search(left):
+    if rules["others_act"].search(clause) or rules["others_say"].search(left):
         return False
-    if "法院" in mention and rules["court_acts_after"].search(right):
+    if rules["object_after"].search(right) or rules["actor_before"].search(left):
+        return False
+    if "法院" in mention and (rules["court_acts_after"].search(right) or rules["plea_before"].search(left)):
+        return False
+    if entity.get("value") == "police" and rules["accident"].search(clause):
         return False
     if entity.get("value") in ("regulator", "consumer_association") and rules["citing_after"].search(right):
         return False

@@ -1,0 +1,78 @@
+"""The written-emotion cues (deescalate/nlu/emotion_cues.yml) applied to a classifier ranking."""
+
+import pytest
+
+from deescalate.nlu.emotion import count_cues, load_cues, with_written_cues
+
+CUES = load_cues()
+
+
+def ranking(**scores):
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def best(text, threat=False, **scores):
+    return with_written_cues(ranking(**scores), text, CUES, threat=threat)[0][0]
+
+
+def test_every_family_names_an_emotion_of_the_contract_and_guesses_it_may_change():
+    emotions = {"calm", "confused", "anxious", "angry", "furious"}
+    for name, family in CUES["families"].items():
+        assert family["emotion"] in emotions, name
+        assert set(family["from"]) <= emotions, name
+        assert family["emotion"] not in family["from"], name
+
+
+@pytest.mark.parametrize(
+    "text, family",
+    [
+        ("没经过我同意就私自开通了会员", "accusation"),
+        ("要求退还多收的利息并赔礼道歉", "demand"),
+        ("凭什么让我承担这个费用", "rhetoric"),
+        ("到现在还没到账！！", "punctuation"),
+        ("你们这种公司就是流氓", "insult"),
+        ("三天内不退钱否则我就向银保监投诉", "conditional_threat"),
+        ("失业半年了实在还不起，压力太大", "worry"),
+    ],
+)
+def test_cue_families_find_their_wordings(text, family):
+    assert count_cues(text, CUES)[family] >= 1
+
+
+def test_a_calm_guess_with_accusation_and_demand_becomes_angry():
+    text = "我根本不知情，你们私自扣费，要求全额退还"
+    assert best(text, calm=0.6, angry=0.35, anxious=0.05) == "angry"
+
+
+def test_a_plain_factual_report_stays_calm():
+    assert best("借款一万分十二期，每期还九百元", calm=0.6, angry=0.35, anxious=0.05) == "calm"
+
+
+def test_worry_about_money_and_family_turns_an_angry_guess_anxious():
+    text = "没有收入了，家里上有老下有小，真的还不上，很怕上征信"
+    assert best(text, angry=0.55, anxious=0.35, calm=0.1) == "anxious"
+
+
+def test_an_insult_turns_anger_into_fury_but_leaves_calm_alone():
+    assert best("这家公司就是流氓", angry=0.5, furious=0.4, calm=0.1) == "furious"
+    assert best("这家公司就是流氓", calm=0.9, angry=0.05, furious=0.05) != "furious"
+
+
+def test_the_customers_own_threat_turns_anger_into_fury():
+    text = "利息太高，要求降低"
+    assert best(text, angry=0.6, furious=0.2, calm=0.2) != "furious"
+    assert best(text, threat=True, angry=0.6, furious=0.2, calm=0.2) == "furious"
+
+
+def test_a_threat_does_not_make_worry_furious():
+    assert best("我很着急", threat=True, anxious=0.7, angry=0.2, furious=0.1) == "anxious"
+
+
+def test_scores_stay_a_distribution():
+    out = with_written_cues(ranking(calm=0.5, angry=0.4, anxious=0.1), "私自扣费！！", CUES, threat=True)
+    assert abs(sum(score for _, score in out) - 1.0) < 1e-3
+    assert [score for _, score in out] == sorted((score for _, score in out), reverse=True)
+
+
+def test_an_empty_ranking_is_returned_as_it_is():
+    assert with_written_cues([], "私自扣费", CUES) == []
