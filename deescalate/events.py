@@ -16,7 +16,7 @@ tracker store hands them over on save). `turns()`, `timeline()` and
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -241,3 +241,25 @@ def spoken_between(connection: Any, start: float, end: float) -> Dict[str, List[
     for row in rows:
         cases.setdefault(str(row.sender_id), []).append(decode(row))
     return cases
+
+
+def customer_events_between(
+    connection: Any, since: Optional[float], until: Optional[float], limit: int
+) -> List[Tuple[str, StoredEvent]]:
+    """The newest `limit` customer turns with since <= timestamp < until, as (case id, StoredEvent), oldest first.
+
+    A bound of None is open. A database where Rasa has not created its table
+    yet has no turns.
+    """
+    query = select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data).where(
+        EVENTS.c.type_name == "user"
+    )
+    if since is not None:
+        query = query.where(EVENTS.c.timestamp >= since)
+    if until is not None:
+        query = query.where(EVENTS.c.timestamp < until)
+    try:
+        rows = connection.execute(query.order_by(EVENTS.c.id.desc()).limit(limit)).fetchall()
+    except (OperationalError, ProgrammingError):
+        return []
+    return [(str(row.sender_id), decode(row)) for row in reversed(rows)]

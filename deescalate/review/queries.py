@@ -42,7 +42,8 @@ def _choice(value: Optional[str], allowed: Sequence[str]) -> str:
 EARLIEST_DAY, LATEST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
 
 
-def _date(value: Optional[str]) -> Optional[dt.date]:
+def parse_day(value: Optional[str]) -> Optional[dt.date]:
+    """An ISO day from a query value, or None when it is empty, malformed or out of range."""
     try:
         day = dt.date.fromisoformat(value) if value else None
     except ValueError:
@@ -76,8 +77,8 @@ class CaseFilters:
         except ValueError:
             page = 1
         return cls(
-            date_from=_date(get("date_from")),
-            date_to=_date(get("date_to")),
+            date_from=parse_day(get("date_from")),
+            date_to=parse_day(get("date_to")),
             domain=_choice(get("domain"), DOMAINS),
             cause=_choice(get("cause"), CAUSES),
             emotion_peak=_choice(get("emotion_peak"), EMOTIONS),
