@@ -1,0 +1,122 @@
+"""The trainers' labelling queue in headless Chromium against the real stack."""
+
+import datetime as dt
+import json
+import uuid
+from typing import Any, Dict, Optional
+
+from playwright.sync_api import expect
+
+from deescalate.db.models import Case, Correction
+from deescalate.review.queries import EVENTS
+from tests.conftest import screenshot
+
+# A day of its own, so the turns other tests record today stay out of the filtered queue.
+DAY = dt.date(2025, 1, 15)
+
+
+def stored_parse(intent: str, confidence: float, emotion: str, runner_up: str = "ask_status") -> Dict[str, Any]:
+    return {
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": [{"name": intent, "confidence": confidence}, {"name": runner_up, "confidence": 0.04}],
+        "emotion": {"name": emotion, "confidence": 0.8},
+        "entities": [],
+    }
+
+
+def record_turn(
+    web: Any, case_id: str, text: str, parse: Dict[str, Any], minute: int, cause: Optional[str] = None
+) -> int:
+    """A customer turn as the tracker store leaves it, spoken on DAY, and its case row."""
+    at = dt.datetime.combine(DAY, dt.time(10, minute)).timestamp()
+    data = {
+        "event": "user",
+        "timestamp": at,
+        "text": text,
+        "input_channel": "assist",
+        "parse_data": {"text": text, **parse},
+    }
+    with web.sessions() as session:
+        if session.get(Case, case_id) is None:
+            session.add(Case(case_id=case_id, channel="hotline", status="open", demand=[], escalation=[], cause=cause))
+        result = session.execute(
+            EVENTS.insert().values(sender_id=case_id, type_name="user", timestamp=at, data=json.dumps(data))
+        )
+        session.commit()
+        return int(result.inserted_primary_key[0])
+
+
+def test_queue_orders_turns_and_one_click_labels_them(web: Any, page: Any):
+    tag = uuid.uuid4().hex[:6]
+    differs = record_turn(
+        web,
+        f"queue-a-{tag}",
+        "上个月又多扣了一笔年费，我从来没开通过",
+        stored_parse("fees_and_charges", 0.92, "anxious"),
+        1,
+        "mis_selling",
+    )
+    fallback = record_turn(
+        web, f"queue-b-{tag}", "嗯……就是那个，你懂的", stored_parse("nlu_fallback", 0.3, "confused"), 2
+    )
+    record_turn(web, f"queue-c-{tag}", "我想问下退款到哪一步了", stored_parse("ask_status", 0.95, "calm"), 3)
+    jumped = record_turn(web, f"queue-c-{tag}", "等了三个星期还没到账！", stored_parse("ask_status", 0.95, "angry"), 4)
+
+    web.login(page, "trainer")
+    page.goto(f"{web.url}/review/queue?date_from={DAY}&date_to={DAY}")
+    cards = page.locator("article.queued")
+    expect(cards).to_have_count(3)
+    assert [int(x) for x in cards.evaluate_all("els => els.map(e => e.dataset.eventId)")] == [fallback, differs, jumped]
+    scores = [float(x) for x in cards.evaluate_all("els => els.map(e => e.dataset.score)")]
+    assert scores == sorted(scores, reverse=True)
+    card = page.locator(f"#queued-{differs}")
+    expect(card.locator(".reason")).to_have_attribute("data-reason", "cause_differs")
+    expect(page.locator(f"#queued-{fallback} .reason").first).to_have_attribute("data-reason", "fallback")
+    expect(page.locator(f"#queued-{jumped} .reason")).to_have_attribute("data-reason", "emotion_jump")
+    expect(page.locator("#queue-count")).to_contain_text("共 3 条")
+    screenshot(page, "review_queue")
+
+    # one click on the case's cause labels the turn, which leaves the queue
+    card.locator('button[value="intent:mis_selling"]').click()
+    expect(page.locator("#queue-saved")).to_be_visible()
+    expect(cards).to_have_count(2)
+    expect(page.locator(f"#queued-{differs}")).to_have_count(0)
+    with web.sessions() as session:
+        row = session.query(Correction).filter_by(event_id=differs).one()
+        assert (row.intent, row.emotion, row.trainer) == ("mis_selling", None, web.username("trainer"))
+    screenshot(page, "review_queue_labelled")
+
+    # under a fallback the intent comes first; an emotion click says so and keeps the turn
+    page.locator(f'#queued-{fallback} button[value="emotion:anxious"]').click()
+    expect(page.locator("#queue-error")).to_contain_text("意图")
+    expect(cards).to_have_count(2)
+    # the full list of intents saves on choosing
+    page.locator(f"#queued-{fallback} select.other-intent").select_option("intent:request_human")
+    expect(page.locator("#queue-saved")).to_be_visible()
+    expect(cards).to_have_count(1)
+    page.locator(f'#queued-{jumped} button[value="emotion:anxious"]').click()
+    expect(page.locator("#queue-empty")).to_be_visible()
+    with web.sessions() as session:
+        rows = {r.event_id: r for r in session.query(Correction).filter(Correction.event_id.in_([fallback, jumped]))}
+    assert (rows[fallback].intent, rows[fallback].emotion) == ("request_human", None)
+    assert (rows[jumped].intent, rows[jumped].emotion) == (None, "anxious")
+
+
+def test_agent_gets_403_on_the_queue(web: Any, page: Any):
+    web.login(page, "agent")
+    assert page.goto(f"{web.url}/review/queue").status == 403
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    reply = page.request.post(
+        f"{web.url}/review/queue/label",
+        form={"csrf_token": token, "case_id": "x", "event_id": "1", "label": "intent:greet"},
+    )
+    assert reply.status == 403
+
+
+def test_queue_posts_need_the_csrf_token(web: Any, page: Any):
+    web.login(page, "supervisor", next_path="/review/queue")
+    expect(page.locator("h1")).to_have_text("待标注队列")
+    reply = page.request.post(
+        f"{web.url}/review/queue/label", form={"case_id": "x", "event_id": "1", "label": "intent:greet"}
+    )
+    assert reply.status == 403
