@@ -120,3 +120,13 @@ def test_queue_posts_need_the_csrf_token(web: Any, page: Any):
         f"{web.url}/review/queue/label", form={"case_id": "x", "event_id": "1", "label": "intent:greet"}
     )
     assert reply.status == 403
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    for form in (
+        {"case_id": "../../etc", "event_id": "1", "label": "intent:greet"},
+        {"case_id": "queue-none", "event_id": "9" * 40, "label": "intent:greet"},
+        {"case_id": "queue-none", "event_id": "1", "label": "intent:" + "x" * 5000},
+        {"case_id": "queue-none", "event_id": "1"},
+    ):
+        reply = page.request.post(f"{web.url}/review/queue/label", form={"csrf_token": token, **form})
+        assert reply.status == 200 and "queue-error" in reply.text(), form  # back to the queue, with the reason
+
