@@ -201,3 +201,80 @@ def rate_gauge(rate: Optional[float], title: str, detail: str, colour: str = BAR
 
 def emotion_series(labels: Dict[str, str]) -> List[Tuple[str, str, str]]:
     return [(name, labels.get(name, name), colour) for name, colour in EMOTION_COLOURS.items()]
+
+
+CALMER, WORSE = "#43a047", "#e53935"
+
+
+def interval_chart(
+    items: Sequence[Tuple[str, float, Optional[float], Optional[float], str]],
+    title: str,
+    width: int = 640,
+    label_width: int = 220,
+) -> Markup:
+    """Bars from zero to a mean, with the confidence interval as a whisker: one row per (label, mean, low, high, detail).
+
+    The axis is symmetric around zero; a negative mean (calmer) is drawn green, a positive one red.
+    """
+    row, top, axis = 26, 8, 18
+    height = top * 2 + axis + row * max(1, len(items))
+    svg = _svg(width, height, title)
+    if not items:
+        _text(svg, width / 2, height / 2 + 4, "暂无数据", "middle", MUTED)
+        return _markup(svg)
+    reach = _nice_max(max(abs(v) for _, mean, low, high, _ in items for v in (mean, low, high) if v is not None))
+    plot = width - label_width - 20
+    zero = label_width + plot / 2
+
+    def x(value: float) -> float:
+        return zero + (plot / 2) * max(-1.0, min(1.0, value / reach))
+
+    bottom = top + row * len(items)
+    ET.SubElement(
+        svg, "line", {"x1": f"{zero:.1f}", "x2": f"{zero:.1f}", "y1": str(top), "y2": str(bottom), "stroke": INK}
+    )
+    for value, anchor in ((-reach, "start"), (0.0, "middle"), (reach, "end")):
+        _text(svg, x(value), bottom + 14, f"{value:+g}" if value else "0", anchor, MUTED, 11)
+    for index, (label, mean, low, high, detail) in enumerate(items):
+        y = top + index * row
+        _text(svg, label_width - 8, y + 17, label if len(label) <= 16 else label[:15] + "…", "end")
+        start, end = sorted((zero, x(mean)))
+        bar = ET.SubElement(
+            svg,
+            "rect",
+            {
+                "x": f"{start:.1f}",
+                "y": str(y + 6),
+                "height": str(row - 12),
+                "width": f"{max(1.0, end - start):.1f}",
+                "fill": CALMER if mean < 0 else WORSE,
+                "rx": "2",
+            },
+        )
+        ET.SubElement(bar, "title").text = f"{label}：{detail}"
+        if low is not None and high is not None:
+            middle = y + row / 2
+            ET.SubElement(
+                svg,
+                "line",
+                {
+                    "x1": f"{x(low):.1f}",
+                    "x2": f"{x(high):.1f}",
+                    "y1": f"{middle:.1f}",
+                    "y2": f"{middle:.1f}",
+                    "stroke": INK,
+                },
+            )
+            for end_x in (x(low), x(high)):
+                ET.SubElement(
+                    svg,
+                    "line",
+                    {
+                        "x1": f"{end_x:.1f}",
+                        "x2": f"{end_x:.1f}",
+                        "y1": str(y + 8),
+                        "y2": str(y + row - 8),
+                        "stroke": INK,
+                    },
+                )
+    return _markup(svg)

@@ -17,7 +17,16 @@ from sanic.exceptions import NotFound
 from sanic.request import Request
 
 WEB_DIR = Path(__file__).resolve().parent
-BLUEPRINT_MODULES = ("auth", "console", "console_stream", "widget", "review", "review_learning", "audit")
+BLUEPRINT_MODULES = (
+    "auth",
+    "console",
+    "console_stream",
+    "widget",
+    "review",
+    "review_learning",
+    "review_scripts",
+    "audit",
+)
 
 
 async def refuse_missing_static_files(request: Request) -> None:

@@ -57,10 +57,11 @@ KB_RETRY_SECONDS = 30.0
 
 
 class _Taboo:
-    """The taboo checker of the knowledge base, loaded once (retried while the KB is broken)."""
+    """The knowledge base and its taboo checker, loaded once (retried while the KB is broken)."""
 
     def __init__(self) -> None:
         self.checker: Optional[TabooChecker] = None
+        self.kb: Any = None
         self.tried_at = float("-inf")
 
     def get(self) -> Optional[TabooChecker]:
@@ -69,10 +70,16 @@ class _Taboo:
             from deescalate.kb import load_kb
 
             try:
-                self.checker = TabooChecker(load_kb(KB_DIR).taboo)
+                self.kb = load_kb(KB_DIR)
+                self.checker = TabooChecker(self.kb.taboo)
             except Exception as error:  # a half-edited KB must not take the review down
                 logger.warning("knowledge base not loaded, taboo flags shown by id: %s", error)
         return self.checker
+
+    def knowledge_base(self) -> Any:
+        """The knowledge base loaded with the checker, or None while it does not load."""
+        self.get()
+        return self.kb
 
 
 taboo = _Taboo()

@@ -6,6 +6,7 @@ POST /review/queue/label   one click: one field of one turn labelled (CSRF); the
 Only trainers, supervisors and admins see these pages.
 """
 
+import datetime as dt
 from typing import Any, Dict
 from urllib.parse import urlencode
 
@@ -24,8 +25,6 @@ bp.middleware(add_security_headers, "response")
 
 
 def _local_time(timestamp: float) -> str:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else "—"
 
 

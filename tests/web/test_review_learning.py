@@ -130,3 +130,79 @@ def test_queue_posts_need_the_csrf_token(web: Any, page: Any):
         reply = page.request.post(f"{web.url}/review/queue/label", form={"csrf_token": token, **form})
         assert reply.status == 200 and "queue-error" in reply.text(), form  # back to the queue, with the reason
 
+
+# ---------------------------------------------------------------- script effectiveness
+
+
+def record_event(web: Any, case_id: str, kind: str, data: Dict[str, Any], second: int) -> None:
+    at = dt.datetime.combine(DAY, dt.time(12, 0, second), tzinfo=dt.timezone.utc).timestamp()
+    with web.sessions() as session:
+        session.execute(
+            EVENTS.insert().values(
+                sender_id=case_id,
+                type_name=kind,
+                timestamp=at,
+                data=json.dumps({"event": kind, "timestamp": at, **data}),
+            )
+        )
+        session.commit()
+
+
+def play_case(web: Any, case_id: str, shown: list, sent: Any, before: str, after: str, **case: Any) -> None:
+    """A case of DAY: the customer, the assist offering `shown`, the agent sending one, the customer again."""
+    web.add_case(case_id, **case)
+    record_event(
+        web, case_id, "user", {"text": "我的钱到底什么时候退", "parse_data": stored_parse("ask_status", 0.9, before)}, 1
+    )
+    suggestions = [{"id": i, "text": text, "source": source, "kind": "empathy"} for i, (text, source) in shown]
+    record_event(web, case_id, "bot", {"text": None, "data": {"custom": {"assist": {"suggestions": suggestions}}}}, 2)
+    line, text = sent
+    record_event(web, case_id, "bot", {"text": text, "metadata": {"author": "agent", "suggestion_id": line}}, 3)
+    record_event(
+        web, case_id, "user", {"text": "好吧，那我再等等", "parse_data": stored_parse("affirm", 0.9, after)}, 4
+    )
+
+
+def test_effectiveness_table_sorts_and_marks_thin_data(web: Any, page: Any, kb: Any):
+    from deescalate.learning.effectiveness import kb_catalog
+
+    (calming, (calm_text, calm_source)), (raising, (raise_text, raise_source)) = sorted(kb_catalog(kb).items())[:2]
+    shown = [(calming, (calm_text, calm_source)), (raising, (raise_text, raise_source))]
+    tag = uuid.uuid4().hex[:6]
+    for n in range(20):
+        play_case(web, f"fx-calm-{tag}-{n}", shown, (calming, calm_text), "angry", "calm")
+    for n in range(3):
+        play_case(
+            web, f"fx-raise-{tag}-{n}", shown, (raising, raise_text + "。"), "calm", "angry", escalation=["media"]
+        )
+
+    web.login(page, "trainer")
+    page.goto(f"{web.url}/review/scripts?date_from={DAY}&date_to={DAY}")
+    rows = page.locator("#script-table tbody tr")
+
+    def order() -> list:
+        return rows.evaluate_all("els => els.map(e => e.dataset.lineId)")
+
+    expect(rows).to_have_count(2)
+    assert order() == [calming, raising]  # calmest first
+    first, second = rows.nth(0), rows.nth(1)
+    expect(first.locator("td.sent")).to_have_text("20")
+    expect(first.locator("td.change b")).to_have_text("-3.00")
+    expect(first.locator(".thin-data")).to_have_count(0)
+    expect(first.locator("td.line-text")).to_contain_text(calm_text)
+    expect(second.locator(".thin-data")).to_have_text("数据不足")
+    expect(second.locator("td.num").nth(2)).to_have_text("3")  # edited: sent with other words than offered
+    expect(second.locator("td.num").nth(7)).to_have_text("3")  # escalated cases
+    expect(page.locator("#effect-chart svg.chart rect")).to_have_count(2)
+    screenshot(page, "review_scripts")
+
+    page.click('th[data-column="change"] a')  # the sorted column turns round
+    expect(page.locator('th[data-column="change"]')).to_have_attribute("aria-sort", "descending")
+    assert order() == [raising, calming]
+    page.click('th[data-column="sent"] a')  # a count sorts most first
+    expect(page.locator('th[data-column="sent"]')).to_have_attribute("aria-sort", "descending")
+    assert order() == [calming, raising]
+    page.click('th[data-column="sent"] a')
+    expect(page.locator('th[data-column="sent"]')).to_have_attribute("aria-sort", "ascending")
+    assert order() == [raising, calming]
+    screenshot(page, "review_scripts_sorted")
