@@ -11,6 +11,7 @@ same machine, and CI, reuse a model trained from identical inputs.
 """
 
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -110,6 +111,16 @@ def ensure_model() -> Path:
     command = train_command(target.parent, target.name[: -len(".tar.gz")])
     subprocess.run(command, cwd=ROOT, check=True)
     return target
+
+
+def quiet_rasa_logs() -> None:
+    """Rasa's structured log at INFO for tools that parse many texts in process.
+
+    Unconfigured, it renders every parse at debug level with the message text:
+    an evaluation would print every test and real-dev text it reads."""
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.INFO)
 
 
 def main(argv: List[str]) -> int:

@@ -25,7 +25,7 @@ from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
 from deescalate.assist.analysis import FALLBACK_INTENT, parse_turn
 from deescalate.nlu.normalizer import to_halfwidth, to_simplified
-from deescalate.tools.build import ROOT, ensure_model
+from deescalate.tools.build import ROOT, ensure_model, quiet_rasa_logs
 from deescalate.tools.markdown import confused_pairs, scores_table
 from deescalate.tools.real_words import SKIP_MESSAGE, evaluate_real_words, real_dev_dir
 from deescalate.tools.real_words import markdown as real_words_markdown
@@ -71,6 +71,7 @@ def is_traditional(text: str) -> bool:
 async def parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
     from rasa.core.agent import Agent
 
+    quiet_rasa_logs()
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
 

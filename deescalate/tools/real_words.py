@@ -33,7 +33,7 @@ import yaml
 from sklearn.metrics import classification_report, f1_score
 
 from deescalate.contract import CAUSES
-from deescalate.tools.build import ROOT
+from deescalate.tools.build import ROOT, quiet_rasa_logs
 from deescalate.tools.markdown import confused_pairs, scores_table
 
 UPSET = ("angry", "furious", "anxious")
@@ -118,6 +118,7 @@ def escalation_scores(gold: List[List[str]], predicted: List[List[str]]) -> Dict
 async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
     from rasa.core.agent import Agent
 
+    quiet_rasa_logs()
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
 
