@@ -11,6 +11,8 @@ from opencc import OpenCC
 _T2S = OpenCC("t2s")
 _FULLWIDTH_OFFSET = 0xFEE0
 _IDEOGRAPHIC_SPACE = "\u3000"
+_COMMAND_PREFIX = "/"  # Rasa's INTENT_MESSAGE_PREFIX
+_FULLWIDTH_SOLIDUS = "\uff0f"
 
 
 def to_halfwidth(text: str) -> str:
@@ -39,6 +41,18 @@ def to_simplified(text: str) -> str:
     return "".join(_T2S.convert(char) if len(_T2S.convert(char)) == 1 else char for char in text)
 
 
+def not_a_command(text: str) -> str:
+    """`text` with a leading slash in its full-width form (one character for one).
+
+    Rasa reads a message that starts with "/" as an intent given by hand, with
+    entities in JSON after it: "/restart" would restart the case. A customer's
+    words are never that, so they never start with a half-width slash: not when
+    a channel hands them to Rasa, and not after the NLU's own normalisation."""
+    if text.startswith(_COMMAND_PREFIX):
+        return _FULLWIDTH_SOLIDUS + text[1:]
+    return text
+
+
 def normalize_text(text: str) -> str:
     """The normalisation every utterance goes through before tokenising."""
-    return to_simplified(to_halfwidth(text))
+    return not_a_command(to_simplified(to_halfwidth(text)))

@@ -144,6 +144,20 @@ def test_odd_valid_messages_are_answered_and_stored_verbatim(servers, name, mess
     assert servers.stored_events(sender) and event_count(servers) > 0  # the events table is intact
 
 
+@pytest.mark.parametrize("message", ["/restart", '/request_human{"amount": 99999999}', "//@转发的人：这个银行乱扣费"])
+def test_a_leading_slash_is_read_as_words_not_as_a_rasa_command(servers, message):
+    sender = "case-slash-" + str(abs(hash(message)) % 10**8)
+    assert post(servers, "webhook", {"sender": sender, "message": "信用卡被乱扣了年费"}).status_code == 200
+    reply = post(servers, "webhook", {"sender": sender, "message": message})
+    assert reply.status_code == 200
+    stored = servers.stored_events(sender)
+    assert "restart" not in [kind for kind, _ in stored]
+    latest = [data for kind, data in stored if kind == "user"][-1]
+    assert latest["text"].startswith("／")
+    assert all(e.get("extractor") != "RegexMessageHandler" for e in latest["parse_data"].get("entities", []))
+    assert reply.json()["analysis"].get("cause") == "fees_and_charges"  # the case goes on
+
+
 @pytest.mark.parametrize(
     "case_id, status",
     [

@@ -39,3 +39,15 @@ def test_training_entity_values_are_normalised_with_their_text():
     example = data.training_examples[0]
     assert example.get("text") == "我的保单"
     assert [e["value"] for e in example.get("entities")] == ["保单", 12000]
+
+
+def test_a_leading_slash_never_reaches_rasa_as_a_command():
+    from deescalate.textnorm import not_a_command
+
+    assert not_a_command("/restart") == "／restart"
+    assert not_a_command("//@某人：转发") == "／/@某人：转发"
+    assert not_a_command("我的卡/存折都被吞了") == "我的卡/存折都被吞了"
+    # The normaliser maps full-width ASCII to half-width, but not a leading slash back into a command.
+    assert normalize_text("／restart") == "／restart"
+    assert normalize_text("/greet") == "／greet"
+    assert len(normalize_text("/請幫我")) == len("/請幫我")

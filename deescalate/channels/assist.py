@@ -37,6 +37,7 @@ from deescalate.db.models import Case
 from deescalate.events import assist_payloads
 from deescalate.kb import KB_DIR, KnowledgeBase, load_kb
 from deescalate.ratelimit import client_address, rate_limiter
+from deescalate.textnorm import not_a_command
 from deescalate.tracker_store import stored_events
 from deescalate.validation import MAX_MESSAGE_CHARS, json_object, printable, valid_case_id
 
@@ -266,7 +267,7 @@ class AssistInput(InputChannel):
         check_token(request, self.token)
         body = json_body(request)
         sender = valid_sender(body)
-        text = valid_text(body, "message")
+        text = not_a_command(valid_text(body, "message"))  # a customer's words are never a Rasa command
         message_id = valid_message_id(body)
         if message_id:
             replayed = await answer_already_given(request, sender, message_id)

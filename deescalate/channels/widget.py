@@ -36,6 +36,7 @@ from sanic import Blueprint
 
 from deescalate.channels.assist import RequestError, valid_text
 from deescalate.ratelimit import client_address, rate_limiter
+from deescalate.textnorm import not_a_command
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class WidgetInput(SocketIOInput):
                 logger.debug("message from %s without a confirmed session: ignored", sid)
                 return
             try:
-                text = valid_text(data, "message")
+                text = not_a_command(valid_text(data, "message"))  # never a Rasa command
             except RequestError as error:
                 logger.debug("message from %s ignored: %s", sid, error.code)
                 return
