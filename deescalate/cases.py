@@ -72,13 +72,15 @@ def default_settings() -> CaseSettings:
 class Conversation:
     """What a case record is derived from: events (as dicts) and slots of one tracker.
 
-    The last `new_count` events are the ones this save adds.
+    The last `new_count` events are the ones this save adds. `recount` asks
+    for every turn to be counted again (an earlier update of the row failed).
     """
 
     case_id: str
     events: List[Dict[str, Any]]
     new_count: int
     slots: Dict[str, Any]
+    recount: bool = False
 
     @property
     def old_events(self) -> List[Dict[str, Any]]:
@@ -184,13 +186,12 @@ def _new_status(case: Case, conversation: Conversation, settings: CaseSettings) 
         status = "in_progress"
     if status in settings.person_statuses:
         return status
-    if status == "open" and agent_turns(conversation.events):
+    if status == "open" and agent_turns(conversation.new_events):
         status = "in_progress"
-    before = stored.assist_payloads(conversation.old_events)
-    now = stored.assist_payloads(conversation.new_events)
+    now = stored.latest_assist_payload(conversation.new_events)
     if now:
-        choice = _approval_for_choice(now[-1])
-        if choice and choice != _approval_for_choice(before[-1] if before else None):
+        choice = _approval_for_choice(now)
+        if choice and choice != _approval_for_choice(stored.latest_assist_payload(conversation.old_events)):
             status = "awaiting_approval"
     return status
 
@@ -230,13 +231,18 @@ def update_case(
     """
     settings = settings or default_settings()
     now = now or utcnow()
-    spoken = stored.turns(conversation.events)
-    if not spoken:
-        return None
     case = session.get(Case, conversation.case_id)
     if case is None:
+        spoken = stored.turns(conversation.events)
+        if not spoken:
+            return None
         case = new_case(conversation.case_id, conversation.events, now)
         session.add(case)
+    elif conversation.recount:
+        spoken = stored.turns(conversation.events)
+        case.turns, case.taboo_hits = 0, 0
+    else:
+        spoken = stored.turns(conversation.new_events)  # the row already counts the earlier turns
     apply_conversation(case, conversation, spoken, now, settings)
     return case
 
@@ -258,12 +264,16 @@ def new_case(case_id: str, events: List[Dict[str, Any]], now: dt.datetime) -> Ca
 def apply_conversation(
     case: Case, conversation: Conversation, spoken: List[Turn], now: dt.datetime, settings: CaseSettings
 ) -> None:
-    """Every derived field of the case row, from the conversation's turns, assist answers and slots."""
+    """Every derived field of the case row, from the turns it has not counted yet, the latest answer and the slots.
+
+    `spoken` holds the customer and agent turns the row does not count yet
+    (all of them for a new row), so a save late in a long call reads its own
+    events and the latest assist answer, not the whole call again."""
     users = [t for t in spoken if t.speaker == "customer"]
     agents = [t for t in spoken if t.speaker == "agent"]
     slots = conversation.slots
-    payloads = stored.assist_payloads(conversation.events)
-    approval = (payloads[-1].get("analysis") or {}).get("approval") if payloads else None
+    latest = stored.latest_assist_payload(conversation.events)
+    approval = (latest.get("analysis") or {}).get("approval") if latest else None
     history = _as_list(slots.get("emotion_history"))
 
     if users:
@@ -281,8 +291,8 @@ def apply_conversation(
     case.escalation = _as_list(slots.get("escalation"))
     case.risk = slots.get("risk")
     case.stage = slots.get("stage")
-    case.turns = len(users)
-    case.taboo_hits = taboo_hits(agents)
+    case.turns = (case.turns or 0) + len(users)
+    case.taboo_hits = (case.taboo_hits or 0) + taboo_hits(agents)
     if not case.first_handler:
         case.first_handler = next((a.agent for a in agents if a.agent), None)
     case.status = _new_status(case, conversation, settings)

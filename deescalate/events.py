@@ -152,6 +152,15 @@ def assist_payloads(events: Iterable[EventLike]) -> List[Dict[str, Any]]:
     return [t.assist for t in timeline(events) if t.assist is not None]
 
 
+def latest_assist_payload(events: Sequence[EventLike]) -> Optional[Dict[str, Any]]:
+    """The latest answer of action_assist, read from the end: a long call costs no more."""
+    for event in reversed(events):
+        turn = _turn(_stored(event))
+        if turn is not None and turn.assist is not None:
+            return turn.assist
+    return None
+
+
 def slots(events: Iterable[EventLike]) -> Dict[str, Any]:
     """The slot values the events leave behind."""
     values: Dict[str, Any] = {}

@@ -19,6 +19,9 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from deescalate.privacy_rules import Finding, Masked, PrivacySettings, luhn_valid, resident_id_valid
 
+MEMO_SIZE = 4096  # masked strings remembered per masker, least recently used forgotten first
+MEMO_MAX_CHARS = 2000  # longer strings are masked every time
+
 _ASCII_DIGIT, _WIDE_DIGIT, _SPOKEN_DIGIT = "a", "f", "c"
 
 
@@ -37,6 +40,9 @@ class Masker:
         self._spoken = s.spoken_digits
         self._space_chars = set(s.spaces)
         self._dash_chars = set(s.dashes)
+        # Most strings a save masks are the knowledge base's own lines, shown
+        # again turn after turn; a masked string is remembered, not re-read.
+        self._remembered = lru_cache(maxsize=MEMO_SIZE)(self._masked)
 
     # -- reading -----------------------------------------------------------
 
@@ -206,6 +212,10 @@ class Masker:
         return self.settings.placeholders[finding.kind].format(last4=finding.last4)
 
     def mask_with_spans(self, text: str) -> Masked:
+        """`text` masked, with where each piece was; remembered for short strings (MEMO_SIZE, MEMO_MAX_CHARS)."""
+        return self._remembered(text) if len(text) <= MEMO_MAX_CHARS else self._masked(text)
+
+    def _masked(self, text: str) -> Masked:
         findings = self.find(text)
         placeholders = [self.placeholder(f) for f in findings]
         parts, cursor = [], 0

@@ -28,6 +28,7 @@ import inspect
 import logging
 from typing import Any, Callable, Dict, List, Optional, Text
 
+import fastjsonschema
 import rasa
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
@@ -76,12 +77,22 @@ _RESPONSE_SCHEMA = RemoteAction.action_response_format_spec()
 _VALIDATOR_CLASS = validator_for(_RESPONSE_SCHEMA)
 _VALIDATOR_CLASS.check_schema(_RESPONSE_SCHEMA)
 _RESPONSE_VALIDATOR = _VALIDATOR_CLASS(_RESPONSE_SCHEMA)
+# The same schema compiled to Python code: it says "valid" in a fraction of
+# jsonschema's time. Whatever it rejects goes to jsonschema, whose verdict and
+# error message are Rasa's.
+_FAST_CHECK = fastjsonschema.compile(_RESPONSE_SCHEMA)
 
 
 def validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
     """Rasa's check of the action server's answer, with the validator built once.
 
-    What `jsonschema.validate` does after compiling, with the message Rasa adds."""
+    What `jsonschema.validate` does after compiling, with the message Rasa adds.
+    A valid answer is recognised by the compiled check alone."""
+    try:
+        _FAST_CHECK(result)
+        return True
+    except fastjsonschema.JsonSchemaException:
+        pass
     error: Optional[ValidationError] = best_match(_RESPONSE_VALIDATOR.iter_errors(result))
     if error is None:
         return True

@@ -25,7 +25,7 @@ import itertools
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
@@ -35,10 +35,12 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
 
 from deescalate.cases import CaseSettings, Conversation, default_settings, update_case
 from deescalate.db.migrate import upgrade
 from deescalate.db.models import Case
+from deescalate.db.session import sqlite_tracker_engine
 from deescalate.privacy import Masker, default_masker, install_log_masking
 from deescalate.rasa_seams import install as install_rasa_seams
 from deescalate.stored_case import DEFAULT_TAIL, StoredCase, lean_event  # noqa: F401 (lean_event: part of this module's API)
@@ -91,9 +93,14 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         self.cache_size = int(cache_size)
         self.tail_events = int(tail_events)
         self._cases: "OrderedDict[str, StoredCase]" = OrderedDict()
+        self._recount: Set[str] = set()  # cases whose row missed a save's turns
         install_log_masking(self.masker)
         install_rasa_seams()  # built with the agent, before any turn: deescalate/rasa_seams.py
         super().__init__(domain=domain, host=host, event_broker=event_broker, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            self.engine.dispose()
+            self.engine = sqlite_tracker_engine(self.engine.url)
+            self.sessionmaker = sessionmaker(bind=self.engine)
         self.case_settings = case_settings or default_settings()
         upgrade(self.engine.url.render_as_string(hide_password=False))
 
@@ -237,13 +244,16 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             events=events,
             new_count=len(new),
             slots=self.masker.mask_value(tracker.current_slot_values()),
+            recount=tracker.sender_id in self._recount,
         )
         try:
             update_case(session, conversation, settings=self.case_settings)
             session.flush()
+            self._recount.discard(tracker.sender_id)
             return True
         except SQLAlchemyError as error:
             logger.error("Case record %s not updated: %s", tracker.sender_id, type(error).__name__)
+            self._recount.add(tracker.sender_id)  # the row missed these turns: the next save counts them all
             return False
 
     def case_row(self, case_id: Text) -> Optional[Case]:

@@ -4,6 +4,8 @@ import json
 
 import pytest
 import rasa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.domain import Domain
@@ -76,6 +78,43 @@ def test_a_bad_answer_raises_the_error_rasa_raises(answer):
     assert "Failed to validate Action server response" in ours.value.message
     assert list(ours.value.path) == list(theirs.value.path)
     assert ours.value.validator == theirs.value.validator
+
+
+EVENT_NAMES = ["user", "bot", "slot", "action", "entities", "reminder", "followup", "pause", "restart", "no_such_event"]
+FIELDS = ["event", "name", "value", "text", "timestamp", "metadata", "entities", "data", "policy", "confidence"]
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5))
+JSONISH = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(FIELDS), inner, max_size=3)),
+    max_leaves=8,
+)
+EVENTS = st.dictionaries(st.sampled_from(FIELDS), JSONISH, max_size=4).flatmap(
+    lambda fields: st.sampled_from(EVENT_NAMES).map(
+        lambda name: {"event": name, **fields} if fields.get("event") is None else fields
+    )
+)
+ANSWERS = st.dictionaries(
+    st.sampled_from(["events", "responses"]),
+    st.one_of(st.lists(EVENTS, max_size=4), st.lists(JSONISH, max_size=3), JSONISH),
+    max_size=2,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ANSWERS)
+def test_the_compiled_check_and_jsonschema_agree_on_every_answer(answer):
+    """The compiled check decides alone only what it accepts, so it must never accept what jsonschema rejects."""
+    action = RemoteAction("action_assist", None)
+    try:
+        rasa_own("_validate_action_result")(action, answer)
+        rasa_accepts = True
+    except ValidationError:
+        rasa_accepts = False
+    try:
+        ours_accepts = action._validate_action_result(answer)
+    except ValidationError:
+        ours_accepts = False
+    assert ours_accepts == rasa_accepts
 
 
 def long_case(turns: int) -> DialogueStateTracker:
