@@ -34,6 +34,7 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
@@ -77,6 +78,8 @@ STORED_COUNT = "deescalate_stored_events"
 
 class MaskingSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore that stores masked events and keeps case records."""
+
+    engine: Engine  # Rasa's store makes it; on SQLite it is replaced (sqlite_tracker_engine)
 
     def __init__(
         self,
