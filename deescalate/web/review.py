@@ -140,6 +140,15 @@ def _event_id(value: Optional[str]) -> Optional[int]:
 # ---------------------------------------------------------------- pages
 
 
+def csrf_refusal(request: Request) -> Optional[HTTPResponse]:
+    """The error page for a review post without a valid CSRF token; None when the token is good."""
+    try:
+        check_csrf(request)
+    except CsrfError:
+        return render(request, "error.html", status=403, title="请求无效", message="页面已过期，请刷新后重试。")
+    return None
+
+
 @bp.get("/review")
 @require_role(*REVIEW_ROLES)
 async def cases_page(request: Request) -> HTTPResponse:
@@ -195,10 +204,9 @@ async def case_view(request: Request, case_id: str) -> HTTPResponse:
 @bp.post("/review/case/<case_id>/correct")
 @require_role(*REVIEW_ROLES)
 async def correct(request: Request, case_id: str) -> HTTPResponse:
-    try:
-        check_csrf(request)
-    except CsrfError:
-        return render(request, "error.html", status=403, title="请求无效", message="页面已过期，请刷新后重试。")
+    refused = csrf_refusal(request)
+    if refused:
+        return refused
     if not valid_case_id(case_id):
         return render(request, "error.html", status=404, title="没有这个案件", message="案件编号无效。")
     form = request.form
@@ -225,10 +233,9 @@ async def correct(request: Request, case_id: str) -> HTTPResponse:
 @bp.post("/review/export")
 @require_role(*REVIEW_ROLES)
 async def export(request: Request) -> HTTPResponse:
-    try:
-        check_csrf(request)
-    except CsrfError:
-        return render(request, "error.html", status=403, title="请求无效", message="页面已过期，请刷新后重试。")
+    refused = csrf_refusal(request)
+    if refused:
+        return refused
     loop = asyncio.get_running_loop()
     result = await loop.run_in_executor(None, export_corrections, session_factory(), corrections_dir())
     args = {

@@ -17,8 +17,8 @@ from sanic.response import HTTPResponse
 from deescalate.review.queries import CorrectionError, pending_corrections
 from deescalate.review.queue import QueueFilters, default_settings, label_turn, queue_page
 from deescalate.validation import valid_case_id
-from deescalate.web.auth import CsrfError, add_security_headers, check_csrf, db_session, render, require_role
-from deescalate.web.review import REVIEW_ROLES, _common, _event_id
+from deescalate.web.auth import add_security_headers, db_session, render, require_role
+from deescalate.web.review import REVIEW_ROLES, _common, _event_id, csrf_refusal
 
 bp = Blueprint("review_learning")
 bp.middleware(add_security_headers, "response")
@@ -59,10 +59,9 @@ async def queue_view(request: Request) -> HTTPResponse:
 @bp.post("/review/queue/label")
 @require_role(*REVIEW_ROLES)
 async def queue_label(request: Request) -> HTTPResponse:
-    try:
-        check_csrf(request)
-    except CsrfError:
-        return render(request, "error.html", status=403, title="请求无效", message="页面已过期，请刷新后重试。")
+    refused = csrf_refusal(request)
+    if refused:
+        return refused
     form = request.form
     case_id = form.get("case_id") or ""
     event_id = _event_id(form.get("event_id"))
