@@ -14,6 +14,8 @@ from sqlalchemy.orm import declarative_base
 Base: Any = declarative_base()  # SQLAlchemy 1.4 without its mypy plugin
 
 ROLES = ("agent", "supervisor", "trainer", "admin")
+# Who may pin, retire and restore knowledge-base lines, or approve: the one list.
+SUPERVISOR_ROLES = ("supervisor", "admin")
 CASE_STATUSES = ("open", "in_progress", "awaiting_approval", "resolved", "closed")
 CHANNELS = ("hotline", "chat", "counter")
 

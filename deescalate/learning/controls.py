@@ -15,11 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from deescalate.audit import record_access
-from deescalate.db.models import ScriptAction
+from deescalate.db.models import SUPERVISOR_ROLES, ScriptAction
 
 LINE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 STATE_ACTIONS = {"pin": "pinned", "retire": "retired", "unpin": None, "restore": None}
-SUPERVISOR_ROLES = ("supervisor", "admin")
 
 
 def valid_line_id(value: object) -> bool:

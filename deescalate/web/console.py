@@ -15,7 +15,7 @@ from sanic.response import HTTPResponse
 
 from deescalate.cases import default_settings, record_changes, save_person_edit
 from deescalate.contract import CAUSES
-from deescalate.db.models import CASE_STATUSES
+from deescalate.db.models import CASE_STATUSES, SUPERVISOR_ROLES
 from deescalate.kb.labels import labels
 from deescalate.learning.controls import line_history, line_states, record_insert, set_line_state, valid_line_id
 from deescalate.ratelimit import client_address
@@ -38,7 +38,6 @@ bp.listener("before_server_start")(open_client)
 bp.listener("after_server_stop")(close_client)
 
 AGENT_ROLES = ("agent", "supervisor", "admin")
-SUPERVISOR_ROLES = ("supervisor", "admin")
 
 
 def save_record(case_id: str, changes: Dict[str, Any]) -> None:

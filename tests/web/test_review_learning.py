@@ -206,3 +206,44 @@ def test_effectiveness_table_sorts_and_marks_thin_data(web: Any, page: Any, kb: 
     expect(page.locator('th[data-column="sent"]')).to_have_attribute("aria-sort", "ascending")
     assert order() == [raising, calming]
     screenshot(page, "review_scripts_sorted")
+
+
+def test_a_supervisor_restores_a_retired_line_from_the_scripts_page(web: Any, page: Any, kb: Any):
+    from deescalate.db.models import ScriptAction
+    from deescalate.learning.controls import line_states
+    from deescalate.learning.effectiveness import kb_catalog
+
+    line, (text, _source) = sorted(kb_catalog(kb).items())[-1]
+    with web.sessions() as session:
+        session.add(ScriptAction(line_id=line, action="retire", username="lead-a", role="supervisor", note="太生硬"))
+        session.commit()
+
+    web.login(page, "trainer", next_path="/review/scripts")
+    row = page.locator(f'#controlled-lines tr[data-line-id="{line}"]')
+    expect(row).to_contain_text(text)
+    expect(row).to_contain_text("已停用")
+    expect(row).to_contain_text("太生硬")
+    expect(row.locator("button")).to_have_count(0)  # trainers see it, supervisors undo it
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    form = {"csrf_token": token, "line_id": line, "action": "restore"}
+    assert page.request.post(f"{web.url}/review/scripts/line", form=form).status == 403
+
+    page.context.clear_cookies()
+    web.login(page, "supervisor", next_path="/review/scripts")
+    assert (
+        page.request.post(f"{web.url}/review/scripts/line", form={"line_id": line, "action": "restore"}).status == 403
+    )
+    row.locator("button").click()
+    expect(page.locator("#line-notice")).to_have_text("已恢复推荐")
+    expect(page.locator(f'#controlled-lines tr[data-line-id="{line}"]')).to_have_count(0)
+    screenshot(page, "review_scripts_restored")
+    with web.sessions() as session:
+        assert line not in line_states(session)
+        last = session.query(ScriptAction).filter_by(line_id=line).order_by(ScriptAction.id.desc()).first()
+        assert (last.action, last.username) == ("restore", web.username("supervisor"))
+
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    bad = page.request.post(
+        f"{web.url}/review/scripts/line", form={"csrf_token": token, "line_id": "../x", "action": "restore"}
+    )
+    assert bad.status == 200 and "操作或话术编号无效" in bad.text()
