@@ -1,6 +1,7 @@
 """Ranking that learns, without servers: the posterior, exploration, pins, retirements, the fallback."""
 
 import dataclasses
+import datetime as dt
 import random
 import threading
 from collections import Counter
@@ -220,3 +221,68 @@ def test_figures_are_empty_until_a_line_is_sent_or_a_supervisor_acts():
     assert Figures({"a": LineStats(shown=5)}).empty  # shown only: nothing learned yet, rank by fit
     assert not Figures({"a": LineStats(shown=5, sent=1)}).empty
     assert not Figures({}, {"a": "retired"}).empty
+
+
+def test_the_window_is_read_day_by_day_and_only_today_is_read_again(tmp_path):
+    import json
+
+    from deescalate.db.migrate import upgrade
+    from deescalate.db.session import session_factory
+    from deescalate.events import EVENTS
+    from deescalate.learning.figures import DayByDayReader
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    factory = session_factory(url)
+    EVENTS.create(factory.kw["bind"], checkfirst=True)
+
+    def one_send(case_id: str, day: dt.date, hour: int, before: str, after: str) -> None:
+        """A customer turn, the assist offering line `l1`, the agent sending it, the customer again."""
+        at = dt.datetime.combine(day, dt.time(hour)).replace(tzinfo=dt.timezone.utc).timestamp()
+        offered = {"custom": {"assist": {"suggestions": [{"id": "l1", "text": "好的", "kind": "empathy"}]}}}
+        rows = [
+            ("user", {"text": "我要投诉", "parse_data": {"emotion": {"name": before}}}),
+            ("bot", {"text": "", "data": offered}),
+            ("bot", {"text": "好的", "metadata": {"author": "agent", "suggestion_id": "l1"}}),
+            ("user", {"text": "嗯", "parse_data": {"emotion": {"name": after}}}),
+        ]
+        with factory() as session:
+            for second, (kind, data) in enumerate(rows):
+                data = {"event": kind, "timestamp": at + second, **data}
+                session.execute(
+                    EVENTS.insert().values(
+                        sender_id=case_id, type_name=kind, timestamp=at + second, data=json.dumps(data)
+                    )
+                )
+            session.commit()
+
+    today = dt.date(2026, 3, 10)
+    now = [dt.datetime.combine(today, dt.time(12))]
+    one_send("old", today - dt.timedelta(days=5), 9, "furious", "calm")  # outside a 3-day window
+    one_send("a", today - dt.timedelta(days=2), 9, "angry", "calm")  # -3
+    one_send("b", today - dt.timedelta(days=1), 9, "angry", "anxious")  # -1
+    one_send("c", today, 9, "angry", "angry")  # 0
+    reader = DayByDayReader(now=lambda: now[0])
+
+    stats = reader(url, 3).stats["l1"]
+    assert (stats.shown, stats.sent, stats.n, stats.total_change) == (3, 3, 3, -4.0)
+    assert reader.reads == 4  # the three days before today and today
+
+    one_send("d", today, 11, "furious", "calm")  # -4, today: seen on the next refresh
+    one_send("e", today - dt.timedelta(days=1), 10, "angry", "calm")  # written late into a kept day: not re-read
+    stats = reader(url, 3).stats["l1"]
+    assert (stats.sent, stats.n, stats.total_change) == (4, 4, -8.0)
+    assert reader.reads == 5  # only today again
+
+    now[0] = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0, 5))  # just past midnight
+    reader(url, 3)
+    assert reader.reads == 7  # yesterday is still settling, and the new today
+    now[0] = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0, 30))
+    stats = reader(url, 3).stats["l1"]
+    assert reader.reads == 9  # yesterday read once more, now kept; today
+    assert (stats.sent, stats.total_change) == (4, -8.0)  # a, b, c, d: "e" came into a day already kept
+
+    now[0] = dt.datetime.combine(today + dt.timedelta(days=2), dt.time(9))
+    stats = reader(url, 3).stats["l1"]
+    assert (stats.sent, stats.total_change) == (3, -5.0)  # the day of case "a" has left the window
+    assert reader.reads == 11

@@ -2,9 +2,17 @@
 
 The action server reads the case database (DATABASE_URL, as the tracker
 store does) in a background thread at most every `refresh_seconds`
-(actions/learning.yml): the last `window_days` of recorded turns through
-deescalate/events.py, and the pinned and retired lines. A turn only reads
-the latest snapshot, so its cost does not grow with the history.
+(actions/learning.yml): the recorded turns of the last `window_days` UTC days
+and today through deescalate/events.py, and the pinned and retired lines. A
+turn only reads the latest snapshot, so its cost does not grow with the
+history.
+
+The window is read day by day, and a day that is over (by `SETTLE`, for
+turns still being written at midnight) is read once and kept as per-line
+sums: after the first refresh, each refresh reads only today's turns, so
+its cost does not grow with the window either. A send and the customer's
+reply on either side of midnight UTC are not paired, as a send before the
+window's start is not.
 
 When the figures cannot be read (no database, a database that is down, no
 tables yet) or there are none, `current()` is None and the assist ranks by
@@ -15,25 +23,61 @@ import datetime as dt
 import logging
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional, Tuple
+
+from sqlalchemy.orm import Session
 
 from deescalate.db.models import utcnow
 from deescalate.db.session import database_url, session_factory
 from deescalate.learning.controls import line_states
 from deescalate.learning.effectiveness import period_tallies
-from deescalate.learning.ranking import Figures
+from deescalate.learning.ranking import Figures, LineStats, line_stats
 from deescalate.learning.settings import RankingSettings
 
 logger = logging.getLogger(__name__)
 
+SETTLE = dt.timedelta(minutes=10)
+DayStats = Dict[str, LineStats]
+
 
 def read_figures(url: Optional[str], window_days: float) -> Figures:
-    """The figures of the last `window_days`, read now (slow: a range read of the events)."""
-    end = utcnow() + dt.timedelta(minutes=1)
-    with session_factory(url or database_url())() as session:
-        tallies = period_tallies(session, end - dt.timedelta(days=window_days), end)
-        states = line_states(session)
-    return Figures.from_tallies(tallies, states)
+    """The figures of the window, every day read now (a range read of the events per day)."""
+    return DayByDayReader()(url, window_days)
+
+
+class DayByDayReader:
+    """Reads the window a UTC day at a time and keeps the days that are over."""
+
+    def __init__(self, now: Callable[[], dt.datetime] = utcnow) -> None:
+        self.now = now
+        self._days: Dict[Tuple[str, dt.date], DayStats] = {}
+        self.reads = 0  # days read from the database, for tests and logs
+
+    def __call__(self, url: Optional[str], window_days: float) -> Figures:
+        url = url or database_url()
+        now = self.now()
+        first = now.date() - dt.timedelta(days=int(window_days))
+        days = [first + dt.timedelta(days=k) for k in range((now.date() - first).days + 1)]
+        totals: DayStats = {}
+        with session_factory(url)() as session:
+            for day in days:
+                for line, stats in self._day(session, url, day, now).items():
+                    totals[line] = totals.get(line, LineStats()) + stats
+            states = line_states(session)
+        self._days = {key: value for key, value in self._days.items() if key[0] == url and key[1] >= first}
+        return Figures(totals, states)
+
+    def _day(self, session: Session, url: str, day: dt.date, now: dt.datetime) -> DayStats:
+        start = dt.datetime.combine(day, dt.time())
+        end = start + dt.timedelta(days=1)
+        kept = self._days.get((url, day))
+        if kept is not None:
+            return kept
+        self.reads += 1
+        stats = line_stats(period_tallies(session, start, min(end, now + dt.timedelta(minutes=1))))
+        if now >= end + SETTLE:
+            self._days[(url, day)] = stats
+        return stats
 
 
 class FiguresCache:
@@ -43,12 +87,12 @@ class FiguresCache:
         self,
         settings: RankingSettings,
         url: Optional[str] = None,
-        reader: Callable[[Optional[str], float], Figures] = read_figures,
+        reader: Optional[Callable[[Optional[str], float], Figures]] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.url = url
-        self.reader = reader
+        self.reader = reader or DayByDayReader()
         self.clock = clock
         self._figures: Optional[Figures] = None
         self._started_at = -float("inf")

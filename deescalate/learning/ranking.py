@@ -44,6 +44,17 @@ class LineStats:
     def mean_change(self) -> Optional[float]:
         return self.total_change / self.n if self.n else None
 
+    def __add__(self, other: "LineStats") -> "LineStats":
+        """The record of two periods together (every field is a count or a sum)."""
+        return LineStats(
+            self.shown + other.shown, self.sent + other.sent, self.n + other.n, self.total_change + other.total_change
+        )
+
+
+def line_stats(tallies: Mapping[str, Any]) -> Dict[str, LineStats]:
+    """Per line, the record of effectiveness tallies (deescalate.learning.effectiveness.Tally)."""
+    return {line: LineStats(t.shown, t.sent, len(t.changes), math.fsum(t.changes)) for line, t in tallies.items()}
+
 
 @dataclass(frozen=True)
 class Figures:
@@ -65,8 +76,7 @@ class Figures:
     @classmethod
     def from_tallies(cls, tallies: Mapping[str, Any], states: Mapping[str, str]) -> "Figures":
         """From effectiveness tallies (deescalate.learning.effectiveness.Tally)."""
-        stats = {line: LineStats(t.shown, t.sent, len(t.changes), math.fsum(t.changes)) for line, t in tallies.items()}
-        return cls(stats, dict(states))
+        return cls(line_stats(tallies), dict(states))
 
 
 def fit_only_why(fit_score: Optional[int]) -> Dict[str, Any]:
