@@ -245,3 +245,34 @@ def test_without_a_role_the_latest_sum_is_the_fallback(engine):
         ],
     )[-1]
     assert bank.analysis["approval"]["borne"] == 200
+
+
+def test_a_card_is_priced_on_the_sum_paid_when_the_customer_names_it(engine):
+    results = play(
+        engine,
+        [
+            parse("mis_selling", "在银行存钱被办成了分红险", "calm", entities=[("product", "分红险")]),
+            parse(
+                "provide_info",
+                "我已经交了两年了，总共交了六万，家里还背着十万房贷，现金价值只有五万",
+                "calm",
+                entities=[("amount", 60000), ("amount", 100000), ("amount", 50000)],
+            ),
+        ],
+    )
+    card = choices_of(results[-1])["investigate_full_refund"]
+    assert card["borne"] == 10000  # paid 60,000 less the 50,000 cash value; the largest sum is another
+
+
+def test_a_metro_loss_claim_is_priced_on_the_sum_demanded(engine):
+    result = engine.turn(
+        CaseState(),
+        parse(
+            "metro_delay",
+            "地铁延误害我误了高铁，一千二的出差机票也跟着作废了，改签车票花了三百，打车又是一百二，你们至少赔我四百二",
+            "angry",
+            entities=[("amount", 1200), ("amount", 300), ("amount", 120), ("amount", 420), ("demand", "compensation")],
+        ),
+    )
+    card = choices_of(result)["loss_claim_review"]
+    assert card["borne"] == 420 and result.analysis["facts"]["amount_paid"] == 300

@@ -26,7 +26,7 @@ from deescalate.assist.stage import next_stage
 from deescalate.assist.state import AssistResult, AssistSettings, CaseState
 from deescalate.assist.suggest import SuggestContext, build_suggestions, offered_choices
 from deescalate.contract import CAUSE_DOMAINS
-from deescalate.kb.conditions import condition
+from deescalate.kb.conditions import condition, first_known_sum
 from deescalate.kb.loader import KnowledgeBase, known_fact_names
 from deescalate.learning.ranking import Figures, Ranker, seeded
 from deescalate.learning.settings import RankingSettings
@@ -289,13 +289,10 @@ class AssistEngine:
     def _demand_borne(self, demands: List[str], facts: Dict[str, Any]) -> Optional[float]:
         """What a money demand would cost the company: the first known `demand_borne` expression
         of the first listed demand the case has (the sums' roles as the customer said them)."""
-        for demand, expressions in self.settings.demand_borne.items():
-            if demand not in demands:
-                continue
-            for source in expressions:
-                value = condition(source).evaluate(facts)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    return value
+        for demand, sources in self.settings.demand_borne.items():
+            value = first_known_sum(sources, facts) if demand in demands else None
+            if value is not None:
+                return value
         return None
 
     def _template_values(self, state: CaseState, turn: ParsedTurn) -> TemplateValues:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from deescalate.assist.fit import Fit, line_fit
 from deescalate.assist.render import ORDINALS, TemplateValues, render
-from deescalate.kb.conditions import condition
+from deescalate.kb.conditions import condition, expressions, first_known_sum
 from deescalate.kb.lines import as_item
 from deescalate.kb.loader import KnowledgeBase, line_id
 from deescalate.learning.ranking import Ranker, fit_only_why
@@ -65,9 +65,11 @@ class SuggestContext:
         if not entry:
             return []
         borne = [
-            {"text": "", "when": f"{c.get('borne', 'amount')} > 0"}
+            {"text": "", "when": f"{self.closest_sum(expressions(c.get('borne')))} > 0"}
             for c in entry["choices"]
-            if c["approver"] == "by_amount" and self.fit(dict(c, text=c["offer"])).status is not False
+            if c["approver"] == "by_amount"
+            and first_known_sum(expressions(c.get("borne")), self.facts) is None
+            and self.fit(dict(c, text=c["offer"])).status is not False
         ]
         items = (
             [dict(c, text=c["offer"]) for c in entry["choices"]]
@@ -81,6 +83,10 @@ class SuggestContext:
             if fit.status is None:
                 missing += [name for name in self.askable(fit.missing) if name not in missing]
         return missing
+
+    def closest_sum(self, sources: List[str]) -> str:
+        """Of a card's `borne` expressions, the one that lacks the fewest facts: the one to ask for."""
+        return min(sources, key=lambda source: len(condition(source).missing(self.facts)))
 
     def askable(self, names: Iterable[str]) -> List[str]:
         """The facts to ask for: a derived fact is asked for through the facts it comes from."""
@@ -100,8 +106,7 @@ def choice_card(ctx: SuggestContext, choice: Dict[str, Any], fit: Fit) -> Dict[s
     """One choice as a card: the short title, the full offer, meaning, cost and approver."""
     borne = None
     if choice["approver"] != "none":
-        borne = condition(choice.get("borne", "amount")).evaluate(ctx.facts)
-        borne = borne if isinstance(borne, (int, float)) and not isinstance(borne, bool) else None
+        borne = first_known_sum(expressions(choice.get("borne")), ctx.facts)
     if choice["approver"] == "by_amount":
         tier = ctx.approve(borne)
         approver = tier["role"] if tier else "by_amount"

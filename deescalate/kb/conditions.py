@@ -13,7 +13,7 @@ for it before offering a line that may not fit.
 
 import ast
 import operator
-from typing import Any, Dict, FrozenSet, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Union
 
 _COMPARE = {
     ast.Eq: operator.eq,
@@ -130,3 +130,24 @@ def condition(source: str) -> Condition:
     if source not in _cache:
         _cache[source] = Condition(source)
     return _cache[source]
+
+
+def expressions(source: Union[str, Sequence[str], None], default: str = "amount") -> List[str]:
+    """A `borne`-style field as a list of expressions: one string, a list, or the default."""
+    if source is None:
+        return [default]
+    return [source] if isinstance(source, str) else list(source)
+
+
+def first_known_sum(sources: Iterable[str], facts: Dict[str, Any]) -> Optional[float]:
+    """The value of the first expression whose facts are all known and that gives a number.
+
+    A sum's role (paid, lost, demanded, charged) is known only when the
+    customer's words say it; the lists name the best reading first and the
+    NLU's latest `amount` last, so the most precise known figure decides.
+    """
+    for source in sources:
+        value = condition(source).evaluate(facts)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+    return None

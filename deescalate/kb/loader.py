@@ -240,7 +240,7 @@ def known_fact_names(kb: KnowledgeBase) -> List[str]:
 
 def check_conditions(kb: KnowledgeBase) -> None:
     """Every `when`, `borne`, `tags` and `asks` in the cause files reads known facts."""
-    from deescalate.kb.conditions import ConditionError, condition
+    from deescalate.kb.conditions import ConditionError, condition, expressions
     from deescalate.kb.lines import conditioned_items
 
     names = set(known_fact_names(kb))
@@ -258,11 +258,11 @@ def check_conditions(kb: KnowledgeBase) -> None:
                     f"unknown fact '{sorted(parsed.names - names)[0]}'",
                 )
     for source, key, item in conditioned_items(kb):
-        for field_name in ("when", "borne"):
-            if field_name not in item:
-                continue
+        fields = [("when", item["when"])] if "when" in item else []
+        fields += [("borne", text) for text in expressions(item["borne"])] if "borne" in item else []
+        for field_name, text in fields:
             try:
-                parsed = condition(item[field_name])
+                parsed = condition(text)
             except ConditionError as error:
                 raise KBError(source, f"{key}.{field_name}", str(error)) from error
             unknown = sorted(parsed.names - names)
