@@ -194,3 +194,25 @@ def test_the_threshold_comes_from_the_settings_file(tmp_path):
     (tmp_path / "learning.yml").write_text(text, encoding="utf-8")
     assert LearningSettings.from_yaml(tmp_path / "learning.yml").min_uses == 3
     assert SETTINGS.min_uses == 20
+
+
+def test_stored_events_are_read_one_case_at_a_time(db_url, monkeypatch):
+    from deescalate import events as stored
+
+    store = MaskingSQLTrackerStore(domain=DOMAIN, host=db_url)
+    trackers = {case_id: DialogueStateTracker(case_id, DOMAIN.slots) for case_id in ("case-b", "case-a")}
+    for turn in range(3):  # turns of two cases stored in turn, so their rows interleave
+        for tracker in trackers.values():
+            tracker.update(event("user", text=f"第{turn}次来问", emotion="angry"))
+            asyncio.run(store.save(tracker))
+    decoded = []
+    monkeypatch.setattr(stored, "decode", lambda row, real=stored.decode: decoded.append(row.id) or real(row))
+    with session_factory(db_url)() as session:
+        cases = stored.spoken_between(session, 0.0, float("inf"))
+        first_id, first = next(cases)
+        assert len(decoded) <= len(first) + 1  # the other case is not read yet
+        rest = list(cases)
+    assert [first_id] + [case_id for case_id, _ in rest] == ["case-a", "case-b"]
+    for _case_id, events in [(first_id, first), *rest]:
+        assert [e.data.get("text") for e in events if e.kind == "user"] == ["第0次来问", "第1次来问", "第2次来问"]
+        assert [e.id for e in events] == sorted(e.id for e in events)

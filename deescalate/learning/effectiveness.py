@@ -128,8 +128,11 @@ def tally_cases(cases: Mapping[str, Iterable[stored.EventLike]]) -> Dict[str, Ta
 
 
 def period_tallies(session: Session, start: dt.datetime, end: dt.datetime) -> Dict[str, Tally]:
-    """The tallies of the events recorded from `start` to before `end` (naive UTC)."""
-    return tally_cases(stored.spoken_between(session, _epoch(start), _epoch(end)))
+    """The tallies of the events recorded from `start` to before `end` (naive UTC), read one case at a time."""
+    tallies: Dict[str, Tally] = {}
+    for case_id, events in stored.spoken_between(session, _epoch(start), _epoch(end)):
+        tally_case(case_id, events, tallies)
+    return tallies
 
 
 def _epoch(moment: dt.datetime) -> float:
