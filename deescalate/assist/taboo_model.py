@@ -10,9 +10,6 @@ The model is trained from the repository's text when a checker is built; with
 about 650 drafts this takes a fraction of a second, so nothing is stored and
 nothing is downloaded. Models are kept per process, keyed by a hash of the
 drafts and the family ids, so every checker built from the same inputs shares one.
-scikit-learn is imported when a model is trained, not with this module: the web
-server imports the checker for the trainer review but trains it only when a
-transcript is shown, and scikit-learn with SciPy is about 50 MiB of its memory.
 """
 
 import hashlib
@@ -25,6 +22,8 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 import yaml
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
 from deescalate.textnorm import normalize_text
 
@@ -96,9 +95,6 @@ class FamilyModel:
         regularisation: float = REGULARISATION,
         threshold: float = THRESHOLD,
     ) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-
         self.families = list(families)
         self.threshold = threshold
         texts = [normalize_text(d.text) for d in drafts]

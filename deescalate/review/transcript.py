@@ -8,10 +8,12 @@ name the suggestion they came from and the taboo phrases found in them.
 """
 
 import datetime as dt
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
-from deescalate.assist.taboo import TabooChecker
 from deescalate.events import EventLike, timeline
+
+if TYPE_CHECKING:  # the web server imports the checker only when it first needs one
+    from deescalate.assist.taboo import TabooChecker
 
 RANKING_SHOWN = 3
 
@@ -50,7 +52,7 @@ def customer_turn(event_id: int, timestamp: float, data: Dict[str, Any]) -> Dict
     }
 
 
-def taboo_details(text: str, ids: List[str], checker: Optional[TabooChecker]) -> List[Dict[str, Any]]:
+def taboo_details(text: str, ids: List[str], checker: Optional["TabooChecker"]) -> List[Dict[str, Any]]:
     """The taboo phrases recorded for an agent turn, located in its text when the KB still knows them."""
     found = {hit["id"]: hit for hit in (checker.check(text) if checker else [])}
     return [
@@ -77,7 +79,7 @@ def highlight(text: str, hits: Iterable[Dict[str, Any]]) -> List[Tuple[str, bool
 
 
 def agent_turn(
-    event_id: int, timestamp: float, data: Dict[str, Any], checker: Optional[TabooChecker]
+    event_id: int, timestamp: float, data: Dict[str, Any], checker: Optional["TabooChecker"]
 ) -> Dict[str, Any]:
     metadata = data.get("metadata") or {}
     text = data.get("text") or ""
@@ -123,7 +125,7 @@ def _mark_used(turns: List[Dict[str, Any]], agent: Dict[str, Any]) -> None:
             return
 
 
-def build_transcript(events: Iterable[EventLike], checker: Optional[TabooChecker] = None) -> List[Dict[str, Any]]:
+def build_transcript(events: Iterable[EventLike], checker: Optional["TabooChecker"] = None) -> List[Dict[str, Any]]:
     """Customer, agent and bot turns in order; customer turns carry their suggestions."""
     turns: List[Dict[str, Any]] = []
     last_customer: Optional[Dict[str, Any]] = None

@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import urlencode
 
 from sanic import Blueprint, response
@@ -21,7 +21,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy import inspect
 
-from deescalate.assist.taboo import TabooChecker
 from deescalate.contract import CAUSES, CONVERSATION_INTENTS, DOMAINS, EMOTIONS, ESCALATIONS
 from deescalate.db.models import CASE_STATUSES, Case
 from deescalate.db.session import session_factory
@@ -46,6 +45,9 @@ from deescalate.review.transcript import build_transcript
 from deescalate.validation import valid_case_id
 from deescalate.web.auth import CsrfError, add_security_headers, check_csrf, db_session, render, require_role
 
+if TYPE_CHECKING:  # imported when first used: the checker's model needs NumPy and scikit-learn
+    from deescalate.assist.taboo import TabooChecker
+
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("review")
@@ -57,16 +59,20 @@ KB_RETRY_SECONDS = 30.0
 
 
 class _Taboo:
-    """The knowledge base and its taboo checker, loaded once (retried while the KB is broken)."""
+    """The knowledge base and its taboo checker, loaded once (retried while the KB is broken).
+
+    Loaded when a page first needs them, not at start-up: the checker trains its model
+    with scikit-learn, about 65 MiB of the web server's memory (docs/performance.md)."""
 
     def __init__(self) -> None:
-        self.checker: Optional[TabooChecker] = None
+        self.checker: Optional["TabooChecker"] = None
         self.kb: Any = None
         self.tried_at = float("-inf")
 
-    def get(self) -> Optional[TabooChecker]:
+    def get(self) -> Optional["TabooChecker"]:
         if self.checker is None and time.monotonic() - self.tried_at > KB_RETRY_SECONDS:
             self.tried_at = time.monotonic()
+            from deescalate.assist.taboo import TabooChecker
             from deescalate.kb import load_kb
 
             try:
