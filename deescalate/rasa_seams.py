@@ -77,10 +77,54 @@ _RESPONSE_SCHEMA = RemoteAction.action_response_format_spec()
 _VALIDATOR_CLASS = validator_for(_RESPONSE_SCHEMA)
 _VALIDATOR_CLASS.check_schema(_RESPONSE_SCHEMA)
 _RESPONSE_VALIDATOR = _VALIDATOR_CLASS(_RESPONSE_SCHEMA)
-# The same schema compiled to Python code: it says "valid" in a fraction of
-# jsonschema's time. Whatever it rejects goes to jsonschema, whose verdict and
+
+
+def compiled_check(schema: Dict[str, Any]) -> Callable[[Any], bool]:
+    """True for an answer `schema` accepts, compiled to Python code by fastjsonschema; False
+    for one it may not accept (jsonschema then judges it, with Rasa's message).
+
+    Each event of an answer must match exactly one branch of the events' `oneOf`, and
+    every branch names its event with a `const`. Compiled as it is, the check tries
+    every branch on every event and raises (and formats a message) for each branch
+    that fails: about 5 ms for an answer of seven slots. An event can only match the
+    branch of its own name, so that branch alone is checked (`oneOf` holds exactly
+    when it does). A schema that is not of this shape is compiled whole.
+    """
+    items = schema.get("properties", {}).get("events", {}).get("items", {})
+    branches = items.get("oneOf") or []
+    names = [branch.get("properties", {}).get("event", {}).get("const") for branch in branches]
+    if not branches or not all(isinstance(name, str) for name in names) or len(set(names)) < len(names):
+        whole = fastjsonschema.compile(schema)
+        return lambda answer: _passes(whole, answer)
+    base = {key: value for key, value in items.items() if key != "oneOf"}
+    events = {**schema["properties"]["events"], "items": base}
+    outer = fastjsonschema.compile({**schema, "properties": {**schema["properties"], "events": events}})
+    per_event = {name: fastjsonschema.compile({**base, "allOf": [branch]}) for name, branch in zip(names, branches)}
+
+    def check(answer: Any) -> bool:
+        if not _passes(outer, answer):
+            return False
+        for event in answer.get("events") or []:  # objects with a string `event`, as `outer` checked
+            branch = per_event.get(event["event"])
+            if branch is None or not _passes(branch, event):
+                return False
+        return True
+
+    return check
+
+
+def _passes(check: Callable[[Any], Any], data: Any) -> bool:
+    try:
+        check(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
+# The same schema as Python code: it says "valid" in a fraction of jsonschema's
+# time. Whatever it does not accept goes to jsonschema, whose verdict and
 # error message are Rasa's.
-_FAST_CHECK = fastjsonschema.compile(_RESPONSE_SCHEMA)
+_FAST_CHECK = compiled_check(_RESPONSE_SCHEMA)
 
 
 def validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
@@ -88,11 +132,8 @@ def validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
 
     What `jsonschema.validate` does after compiling, with the message Rasa adds.
     A valid answer is recognised by the compiled check alone."""
-    try:
-        _FAST_CHECK(result)
+    if _FAST_CHECK(result):
         return True
-    except fastjsonschema.JsonSchemaException:
-        pass
     error: Optional[ValidationError] = best_match(_RESPONSE_VALIDATOR.iter_errors(result))
     if error is None:
         return True

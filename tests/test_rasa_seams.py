@@ -117,6 +117,31 @@ def test_the_compiled_check_and_jsonschema_agree_on_every_answer(answer):
     assert ours_accepts == rasa_accepts
 
 
+def test_the_compiled_check_accepts_a_good_answer_alone():
+    """An answer like action_assist's (slots holding nested case state, a bot message) is
+    accepted without asking jsonschema; only a bad one is left to it."""
+    state = {"suggestions": [{"id": f"s{i}", "text": "您先别急", "fit": [1, 2.5, None]} for i in range(40)]}
+    answer = {
+        "events": [
+            {"event": "slot", "name": "case_state", "value": state, "timestamp": None},
+            {"event": "slot", "name": "turns", "value": 3.0},
+            {"event": "bot", "text": "您好", "data": {"custom": {"assist": state}}, "metadata": {}},
+            {"event": "action", "name": "action_listen", "policy": None, "confidence": None},
+        ],
+        "responses": [{"custom": {"assist": state}}],
+    }
+    assert rasa_seams._FAST_CHECK(answer) is True
+    assert rasa_seams._FAST_CHECK(GOOD) is True
+    assert not any(rasa_seams._FAST_CHECK(json.loads(json.dumps(answer))) for answer in BAD)
+
+
+def test_a_schema_without_named_branches_is_compiled_whole():
+    check = rasa_seams.compiled_check({"type": "object", "properties": {"events": {"type": "array"}}})
+    assert check({"events": []}) is True
+    assert check({"events": 3}) is False
+    assert check([]) is False
+
+
 def long_case(turns: int) -> DialogueStateTracker:
     tracker = DialogueStateTracker("case-long", DOMAIN.slots)
     tracker.update(ActionExecuted("action_session_start"))
