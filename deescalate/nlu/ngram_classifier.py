@@ -12,7 +12,9 @@ which the FallbackClassifier's threshold reads as confidence.
 
 `NgramModel` does the learning and persistence; the Rasa components' subclasses
 say where the label comes from and where the prediction goes. Models are saved as JSON and
-arrays, not pickles.
+arrays, not pickles. A model predicts through `NgramScorer` (ngram_scorer.py): the
+same scores as the vectorizers and the SVM, from compact arrays and vocabularies
+shared by the classifiers of a process, without scikit-learn's per-call overhead.
 """
 
 import json
@@ -34,15 +36,12 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from deescalate.nlu.ngram_scorer import NgramScorer, word_ngrams
+
 logger = logging.getLogger(__name__)
 
 _META_FILE = "ngram_model.json"
 _ARRAYS_FILE = "ngram_arrays.npz"
-
-
-def word_ngrams(tokens: List[str]) -> List[str]:
-    """Word unigrams and bigrams of a token list (the analyzer of the word vectorizer)."""
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
 
 
 def token_features(token_texts: Iterable[str]) -> List[str]:
@@ -52,6 +51,14 @@ def token_features(token_texts: Iterable[str]) -> List[str]:
 
 def message_tokens(message: Message) -> List[str]:
     return token_features(token.text for token in message.get(TOKENS_NAMES[TEXT]) or [])
+
+
+def probabilities(scores: np.ndarray, sigmoid_a: np.ndarray, sigmoid_b: np.ndarray) -> np.ndarray:
+    """Class probabilities of SVM scores (texts × classes; one column for two classes)."""
+    if scores.shape[1] == 1:  # two classes: one score, for the second class
+        second = expit(-(sigmoid_a * scores + sigmoid_b))
+        return np.hstack([1 - second, second])
+    return calibrated_probabilities(scores, sigmoid_a, sigmoid_b)
 
 
 def calibrated_probabilities(scores: np.ndarray, sigmoid_a: np.ndarray, sigmoid_b: np.ndarray) -> np.ndarray:
@@ -102,10 +109,7 @@ class LinearModel:
 
     def predict_proba(self, features: Any) -> np.ndarray:
         scores = np.asarray(features @ self.coef.T) + self.intercept
-        if len(self.classes) == 2:  # one score, for the second class
-            second = expit(-(self.sigmoid_a * scores + self.sigmoid_b))
-            return np.hstack([1 - second, second])
-        return calibrated_probabilities(scores, self.sigmoid_a, self.sigmoid_b)
+        return probabilities(scores, self.sigmoid_a, self.sigmoid_b)
 
 
 class NgramModel:
@@ -114,6 +118,8 @@ class NgramModel:
     `config` holds max_char_ngram, word_weight, C and calibration_folds (the
     component's config). Used by the Rasa components below and by the
     cross-validation in deescalate/tools/nlu_cv.py, so both measure the same model.
+    Fitting keeps the vectorizers and the LinearModel (to save them); a loaded model
+    keeps only what predicting needs: the scorer and the calibration.
     """
 
     def __init__(self, config: Dict[Text, Any]) -> None:
@@ -123,6 +129,7 @@ class NgramModel:
         )
         self.word = TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True)
         self.linear: Optional[LinearModel] = None
+        self._predictor: Optional[Tuple[List[str], NgramScorer, np.ndarray, np.ndarray]] = None
 
     def features(self, texts: List[str], tokens: List[List[str]], fit: bool = False):  # noqa: ANN201
         weight = self.config["word_weight"]
@@ -134,26 +141,46 @@ class NgramModel:
         self.linear = LinearModel.fit(
             self.features(texts, tokens, fit=True), labels, C=self.config["C"], folds=self.config["calibration_folds"]
         )
+        self._predict_with(
+            self.linear, _terms(self.char.vocabulary_), self.char.idf_, _terms(self.word.vocabulary_), self.word.idf_
+        )
         return self
 
+    def _predict_with(
+        self, linear: LinearModel, char_terms: List[str], char_idf: Any, word_terms: List[str], word_idf: Any
+    ) -> None:
+        scorer = NgramScorer(
+            self.config["max_char_ngram"],
+            self.config["word_weight"],
+            (char_terms, char_idf),
+            (word_terms, word_idf),
+            linear.coef,
+            linear.intercept,
+        )
+        self._predictor = (linear.classes, scorer, linear.sigmoid_a, linear.sigmoid_b)
+
     @property
-    def fitted(self) -> LinearModel:
-        if self.linear is None:
+    def predictor(self) -> Tuple[List[str], NgramScorer, np.ndarray, np.ndarray]:
+        if self._predictor is None:
             raise RuntimeError("the n-gram model is used before it was fitted or loaded")
-        return self.linear
+        return self._predictor
 
     @property
     def classes(self) -> List[str]:
-        return self.fitted.classes
+        return self.predictor[0]
 
     def predict_proba(self, texts: List[str], tokens: List[List[str]]) -> np.ndarray:
-        return self.fitted.predict_proba(self.features(texts, tokens))
+        _classes, scorer, sigmoid_a, sigmoid_b = self.predictor
+        return probabilities(scorer.scores(texts, tokens), sigmoid_a, sigmoid_b)
 
     def save(self, directory: Path) -> None:
+        """Saves a model fitted in this process (a loaded one keeps no vectorizers)."""
+        if self.linear is None:
+            raise RuntimeError("only a fitted n-gram model can be saved")
         meta = {
-            "char_vocabulary": {k: int(v) for k, v in self.char.vocabulary_.items()},
-            "word_vocabulary": {k: int(v) for k, v in self.word.vocabulary_.items()},
-            "classes": self.fitted.classes,
+            "char_terms": _terms(self.char.vocabulary_),
+            "word_terms": _terms(self.word.vocabulary_),
+            "classes": self.linear.classes,
         }
         (directory / _META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         np.savez(
@@ -165,14 +192,23 @@ class NgramModel:
 
     @classmethod
     def load(cls, config: Dict[Text, Any], directory: Path) -> "NgramModel":
-        """Raises FileNotFoundError or KeyError when the folder holds no model of this shape."""
+        """Raises FileNotFoundError or KeyError when the folder holds no model of this shape.
+
+        Reads the vocabularies as term lists in column order, or, from models saved
+        before, as term -> column dictionaries."""
         meta = json.loads((directory / _META_FILE).read_text(encoding="utf-8"))
         arrays = dict(np.load(directory / _ARRAYS_FILE))
+        char_terms = meta["char_terms"] if "char_terms" in meta else _terms(meta["char_vocabulary"])
+        word_terms = meta["word_terms"] if "word_terms" in meta else _terms(meta["word_vocabulary"])
         model = cls(config)
-        model.char.vocabulary_, model.char.idf_ = meta["char_vocabulary"], arrays["char_idf"]
-        model.word.vocabulary_, model.word.idf_ = meta["word_vocabulary"], arrays["word_idf"]
-        model.linear = LinearModel(meta["classes"], *(arrays[name] for name in LinearModel.ARRAYS))
+        linear = LinearModel(meta["classes"], *(arrays[name] for name in LinearModel.ARRAYS))
+        model._predict_with(linear, char_terms, arrays["char_idf"], word_terms, arrays["word_idf"])
         return model
+
+
+def _terms(vocabulary: Dict[str, Any]) -> List[str]:
+    """A vectorizer's vocabulary (term -> column) as its terms in column order."""
+    return sorted(vocabulary, key=lambda term: int(vocabulary[term]))
 
 
 class NgramClassifier(GraphComponent):
