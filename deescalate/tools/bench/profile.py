@@ -26,7 +26,8 @@ are replaced and timed the same way, and our bot runs.
 
 The garbage collector's pauses are shown apart ("gc pauses"); they fall
 inside the other parts. It prints, per part, the mean of the first WINDOW turns and of the last
-WINDOW turns, and the size of the request posted to the action server.
+WINDOW turns, and the size of the request posted to the action server; then, for
+the tail, each part's median over all turns beside its mean over the slowest tenth.
 The HTTP layer in front of Rasa (Sanic, the channel) is not in these
 numbers; `make bench` measures the whole round trip.
 """
@@ -48,6 +49,8 @@ from deescalate.tools.bench.processes import FloorBot, stop_group
 from deescalate.tools.bench.settings import FLOOR_DIR, load_utterances, window_means
 from deescalate.tools.build import ROOT, ensure_model
 from deescalate.tools.stack import Stack, free_port, lock_store_env, wait_for
+
+TAIL_SHARE = 0.1  # the slowest turns the tail view averages
 
 PARTS = [
     "nlu",
@@ -238,6 +241,29 @@ def report(name: str, turns: List[Dict[str, float]], window: int) -> None:
     other = [t["total"] - sum(t.get(p, 0.0) for p in PARTS) for t in turns]
     first, last = window_means(other, window)
     print(f"  {'rest of Rasa':16}{first:14.2f}{last:16.2f}{last - first:+10.2f}")
+    tail_report(turns)
+
+
+def tail_rows(turns: List[Dict[str, float]], share: float = TAIL_SHARE) -> List[Tuple[str, float, float]]:
+    """Per part: its median over every turn, and its mean over the slowest `share` of the turns."""
+    ranked = sorted(turns, key=lambda t: t["total"])
+    slowest = ranked[-max(1, round(len(ranked) * share)) :]
+    rows = []
+    for part in [*PARTS, "gc pauses", "total"]:
+        values = sorted(t.get(part, 0.0) for t in turns)
+        median = values[len(values) // 2]
+        tail = sum(t.get(part, 0.0) for t in slowest) / len(slowest)
+        if median or tail:
+            rows.append((part, median, tail))
+    return rows
+
+
+def tail_report(turns: List[Dict[str, float]]) -> None:
+    """Where the slowest turns spend what a median turn does not."""
+    print(f"  where the slowest {TAIL_SHARE:.0%} of the turns go")
+    print(f"  {'part':16}{'median turn':>14}{'slowest turns':>16}{'extra':>10}   ms")
+    for part, median, tail in tail_rows(turns):
+        print(f"  {part:16}{median:14.2f}{tail:16.2f}{tail - median:+10.2f}")
 
 
 def configure_logging(log_file: Path) -> None:
