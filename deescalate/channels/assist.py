@@ -14,7 +14,6 @@ reached, the analysis is read from the parse Rasa stored for the turn and an
 
 import asyncio
 import functools
-import gc
 import hashlib
 import hmac
 import logging
@@ -36,6 +35,7 @@ from deescalate.channels.rasa_api import install_rasa_api_guard
 from deescalate.db.models import Case
 from deescalate.events import assist_payloads
 from deescalate.kb import KB_DIR, KnowledgeBase, load_kb
+from deescalate.loaded_process import settle_after_load
 from deescalate.ratelimit import client_address, rate_limiter
 from deescalate.textnorm import not_a_command
 from deescalate.tracker_store import stored_events
@@ -303,11 +303,11 @@ class AssistInput(InputChannel):
             install_rasa_api_guard(app)
 
         @blueprint.listener("after_server_start")
-        async def freeze_loaded_objects(app: Any, loop: Any) -> None:
-            # The model is loaded before the server starts. Moving its millions of
-            # objects out of the collector's reach keeps full collections, which
-            # otherwise stop a turn for a quarter of a second, short.
-            gc.freeze()
+        async def settle_loaded_model(app: Any, loop: Any) -> None:
+            # The model is loaded before the server starts (Rasa loads it before_server_start).
+            # Freezing its millions of objects keeps full collections, which otherwise stop a
+            # turn for a quarter of a second, short (deescalate/loaded_process.py).
+            settle_after_load()
 
         @blueprint.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

@@ -44,6 +44,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+from deescalate.loaded_process import settle_after_load
 from deescalate.rasa_seams import install as install_rasa_seams
 from deescalate.tools.bench.processes import FloorBot, stop_group
 from deescalate.tools.bench.settings import FLOOR_DIR, load_utterances, window_means
@@ -155,15 +156,19 @@ def instrument_remote_action() -> None:
 
 
 async def drive(
-    model: Path, endpoints_file: Path, env: Dict[str, str], texts: List[str], channel: str
+    model: Path, endpoints_file: Path, env: Dict[str, str], texts: List[str], channel: str, settle: bool = False
 ) -> List[Dict[str, float]]:
-    """One case through an in-process agent; per turn: ms per part, total, request bytes."""
+    """One case through an in-process agent; per turn: ms per part, total, request bytes.
+
+    `settle`: after loading, what our Rasa server does before its first turn (deescalate/loaded_process.py)."""
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.utils import AvailableEndpoints
 
     os.environ.update(env)
     agent = await load_agent(model_path=str(model), endpoints=AvailableEndpoints.read_endpoints(str(endpoints_file)))
+    if settle:
+        settle_after_load()
     turns = []
     for text in texts:
         RECORDER.turn.clear()
@@ -204,7 +209,7 @@ def ours(workdir: Path, texts: List[str]) -> List[Dict[str, float]]:
                 "LOCK_STORE_PASSWORD",
             )
         }
-        return asyncio.run(drive(ensure_model(), ROOT / "endpoints.yml", env, texts, "assist"))
+        return asyncio.run(drive(ensure_model(), ROOT / "endpoints.yml", env, texts, "assist", settle=True))
     finally:
         stack.stop()
 
