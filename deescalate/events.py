@@ -16,6 +16,7 @@ tracker store hands them over on save). `turns()`, `timeline()` and
 
 import json
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select
@@ -140,7 +141,12 @@ def _turn(event: StoredEvent) -> Optional[Turn]:
 
 def timeline(events: Iterable[EventLike]) -> List[Turn]:
     """Every customer and bot event in order, including bot events that only carry the assist answer."""
-    return [turn for turn in map(_turn, map(_stored, events)) if turn is not None]
+    return list(iter_timeline(events))
+
+
+def iter_timeline(events: Iterable[EventLike]) -> Iterator[Turn]:
+    """`timeline` one turn at a time, for readers of many events."""
+    return (turn for turn in map(_turn, map(_stored, events)) if turn is not None)
 
 
 def turns(events: Iterable[EventLike], speakers: Sequence[str] = ("customer", "agent")) -> List[Turn]:
@@ -232,14 +238,16 @@ def customer_texts(connection: Any, sender_prefix: str) -> Dict[str, List[str]]:
     return texts
 
 
-def spoken_between(connection: Any, start: float, end: float) -> Iterator[Tuple[str, List[StoredEvent]]]:
+def spoken_between(connection: Any, start: float, end: float) -> Iterator[Tuple[str, Iterator[StoredEvent]]]:
     """Every case's user and bot events with start <= timestamp < end: (case id, its events
     oldest first), one case after another.
 
     For figures over a period (script effectiveness): one range read, not one
-    query per case, streamed in case order so that only one case's events are
-    decoded at a time, however long the period (the action server reads the
-    last 90 days every minute). A database without Rasa's table has no events.
+    query per case, streamed in case order and decoded as they are read, so
+    that one event at a time is held, however long the period (the action
+    server reads the last 90 days every minute). As with `itertools.groupby`,
+    a case's events are read before the next case is asked for. A database
+    without Rasa's table has no events.
     """
     query = (
         select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
@@ -251,15 +259,8 @@ def spoken_between(connection: Any, start: float, end: float) -> Iterator[Tuple[
         rows = connection.execute(query)
     except (OperationalError, ProgrammingError):
         return
-    case_id, events = "", []  # type: str, List[StoredEvent]
-    for row in rows:
-        if str(row.sender_id) != case_id and events:
-            yield case_id, events
-            events = []
-        case_id = str(row.sender_id)
-        events.append(decode(row))
-    if events:
-        yield case_id, events
+    for case_id, case_rows in groupby(rows, key=lambda row: str(row.sender_id)):
+        yield case_id, map(decode, case_rows)
 
 
 def customer_events_between(

@@ -196,7 +196,7 @@ def test_the_threshold_comes_from_the_settings_file(tmp_path):
     assert SETTINGS.min_uses == 20
 
 
-def test_stored_events_are_read_one_case_at_a_time(db_url, monkeypatch):
+def test_stored_events_are_read_one_case_and_one_event_at_a_time(db_url, monkeypatch):
     from deescalate import events as stored
 
     store = MaskingSQLTrackerStore(domain=DOMAIN, host=db_url)
@@ -209,9 +209,13 @@ def test_stored_events_are_read_one_case_at_a_time(db_url, monkeypatch):
     monkeypatch.setattr(stored, "decode", lambda row, real=stored.decode: decoded.append(row.id) or real(row))
     with session_factory(db_url)() as session:
         cases = stored.spoken_between(session, 0.0, float("inf"))
-        first_id, first = next(cases)
-        assert len(decoded) <= len(first) + 1  # the other case is not read yet
-        rest = list(cases)
+        first_id, first_events = next(cases)
+        assert decoded == []  # events are decoded as they are read
+        first = [next(first_events)]
+        assert len(decoded) == 1
+        first += list(first_events)
+        assert len(decoded) == len(first)  # the other case is not read yet
+        rest = [(case_id, list(events)) for case_id, events in cases]
     assert [first_id] + [case_id for case_id, _ in rest] == ["case-a", "case-b"]
     for _case_id, events in [(first_id, first), *rest]:
         assert [e.data.get("text") for e in events if e.kind == "user"] == ["第0次来问", "第1次来问", "第2次来问"]

@@ -90,7 +90,7 @@ def tally_case(case_id: str, events: Iterable[stored.EventLike], tallies: Dict[s
     offered: Dict[str, str] = {}  # line id -> the text it was last offered with in this case
     before: Optional[int] = None  # emotion level of the latest customer turn
     waiting: List[Tuple[str, int]] = []  # sends whose next customer turn has not come yet
-    for turn in stored.timeline(events):
+    for turn in stored.iter_timeline(events):
         if turn.assist is not None:
             for suggestion in turn.assist.get("suggestions") or []:
                 if not isinstance(suggestion, dict) or not suggestion.get("id"):
