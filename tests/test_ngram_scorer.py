@@ -1,5 +1,6 @@
 """The n-gram scorer predicts what scikit-learn's vectorizers and SVM predict, from shared vocabularies."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,20 @@ def test_vocabulary_ids_are_stable():
     assert vocabulary.add(["x", "y"]).tolist() == [0, 1]
     assert vocabulary.add(["y", "z", "x"]).tolist() == [1, 2, 0]
     assert len(vocabulary) == 3
+
+
+def test_a_model_saved_with_vocabulary_dictionaries_still_loads(trained, tmp_path):
+    # Models saved before the term lists kept each vocabulary as term -> column (rollback may load one).
+    model, _texts = trained
+    model.save(tmp_path)
+    meta_file = tmp_path / "ngram_model.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    for kind in ("char", "word"):
+        terms = meta.pop(f"{kind}_terms")
+        meta[f"{kind}_vocabulary"] = {term: column for column, term in reversed(list(enumerate(terms)))}
+    meta_file.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    texts = held_out_texts()[:40]
+    tokens = [tokens_of(t) for t in texts]
+    assert np.array_equal(
+        NgramModel.load(CONFIG, tmp_path).predict_proba(texts, tokens), model.predict_proba(texts, tokens)
+    )
