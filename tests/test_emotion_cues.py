@@ -76,3 +76,21 @@ def test_scores_stay_a_distribution():
 
 def test_an_empty_ranking_is_returned_as_it_is():
     assert with_written_cues([], "私自扣费", CUES) == []
+
+
+def test_a_family_with_its_own_boost_weighs_each_cue_by_it():
+    import re
+
+    cues = {
+        "boost": 0.1,
+        "max_cues": 2,
+        "families": {
+            "worry": {"emotion": "anxious", "from": ["calm"], "boost": 0.3, "pattern": re.compile("担心")},
+            "accusation": {"emotion": "angry", "from": ["calm"], "pattern": re.compile("骗")},
+        },
+    }
+    ranking = [("calm", 0.5), ("anxious", 0.3), ("angry", 0.2)]
+    scores = dict(with_written_cues(ranking, "担心担心担心，是不是骗人", cues))
+    # anxious: 0.3 + 0.3 x 2 (three cues, at most two count); angry: 0.2 + 0.1 x 1
+    total = 0.5 + 0.9 + 0.3
+    assert scores == {"anxious": round(0.9 / total, 4), "calm": round(0.5 / total, 4), "angry": round(0.3 / total, 4)}

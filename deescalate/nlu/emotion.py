@@ -11,7 +11,6 @@ component, turns anger into fury.
 """
 
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -43,19 +42,19 @@ def with_written_cues(
 ) -> List[Tuple[str, float]]:
     """The ranking after the written cues and the customer's own threat.
 
-    Each family whose `from` names the classifier's best guess adds `boost`
-    per cue to its emotion (at most `max_cues` cues per emotion); a threat
-    adds the `threat` boost. Scores are then renormalised.
+    Each family whose `from` names the classifier's best guess adds its
+    `boost` (else the file's) per cue to its emotion, at most `max_cues` cues
+    per family; a threat adds the `threat` boost. Scores are then renormalised.
     """
     if not ranking:
         return ranking
     guess = ranking[0][0]
-    found: Counter = Counter()
+    bonus: Dict[str, float] = {}
     for name, count in count_cues(text, cues).items():
         family = cues["families"][name]
         if count and guess in family["from"]:
-            found[family["emotion"]] += count
-    bonus = {emotion: cues["boost"] * min(count, cues["max_cues"]) for emotion, count in found.items()}
+            boost = float(family.get("boost", cues["boost"])) * min(count, cues["max_cues"])
+            bonus[family["emotion"]] = bonus.get(family["emotion"], 0.0) + boost
     rule = cues.get("threat") or {}
     if threat and rule and guess in rule["from"]:
         bonus[rule["emotion"]] = bonus.get(rule["emotion"], 0.0) + rule["boost"]
