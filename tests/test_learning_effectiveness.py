@@ -57,7 +57,7 @@ def test_a_send_counts_the_emotion_change_to_the_next_customer_turn():
         offered("a"),
         sent("a", "话术a，我马上帮您查"),  # edited
     ]
-    tallies = tally_cases({"case-1": events})
+    tallies = tally_cases({"case-1": events}.items())
     assert (tallies["a"].shown, tallies["a"].sent, tallies["a"].edited) == (2, 2, 1)
     assert tallies["a"].changes == [-2.0]  # furious (4) -> anxious (2); the second send has no reply yet
     assert (tallies["b"].shown, tallies["b"].sent, tallies["b"].changes) == (1, 0, [])
@@ -66,12 +66,12 @@ def test_a_send_counts_the_emotion_change_to_the_next_customer_turn():
 
 def test_several_sends_before_one_reply_all_get_that_reply():
     events = [customer("angry"), offered("a", "b"), sent("a", "话术a"), sent("b", "x"), customer("calm")]
-    tallies = tally_cases({"c": events})
+    tallies = tally_cases({"c": events}.items())
     assert tallies["a"].changes == [-3.0] and tallies["b"].changes == [-3.0]
 
 
 def test_a_send_before_any_customer_turn_has_no_change():
-    tallies = tally_cases({"c": [offered("a"), sent("a", "话术a"), customer("calm")]})
+    tallies = tally_cases({"c": [offered("a"), sent("a", "话术a"), customer("calm")]}.items())
     assert tallies["a"].sent == 1 and tallies["a"].changes == []
 
 

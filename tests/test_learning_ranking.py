@@ -173,14 +173,14 @@ def test_the_cache_reads_a_real_database_and_an_empty_one(tmp_path):
     from deescalate.db.migrate import upgrade
     from deescalate.db.session import session_factory
     from deescalate.learning.controls import set_line_state
-    from deescalate.learning.figures import read_figures
+    from deescalate.learning.figures import DayByDayReader
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     upgrade(url)
-    assert read_figures(url, 90).empty
+    assert DayByDayReader()(url, 90).empty
     with session_factory(url)() as session:
         set_line_state(session, "empathy-abc", "retire", "zhou", "supervisor", "too stiff", url=url)
-    assert read_figures(url, 90).states == {"empathy-abc": "retired"}
+    assert DayByDayReader()(url, 90).states == {"empathy-abc": "retired"}
 
 
 def test_pin_and_retire_are_recorded_audited_and_reversible(tmp_path):

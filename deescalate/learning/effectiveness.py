@@ -22,7 +22,7 @@ import datetime as dt
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -119,20 +119,18 @@ def tally_case(case_id: str, events: Iterable[stored.EventLike], tallies: Dict[s
                 waiting.append((line, before))
 
 
-def tally_cases(cases: Mapping[str, Iterable[stored.EventLike]]) -> Dict[str, Tally]:
-    """Per line, the tallies of every case's events (case id -> its events, oldest first)."""
+def tally_cases(cases: Iterable[Tuple[str, Iterable[stored.EventLike]]]) -> Dict[str, Tally]:
+    """Per line, the tallies of every case's events: (case id, its events oldest first) pairs,
+    consumed one case at a time."""
     tallies: Dict[str, Tally] = {}
-    for case_id, events in cases.items():
+    for case_id, events in cases:
         tally_case(case_id, events, tallies)
     return tallies
 
 
 def period_tallies(session: Session, start: dt.datetime, end: dt.datetime) -> Dict[str, Tally]:
     """The tallies of the events recorded from `start` to before `end` (naive UTC), read one case at a time."""
-    tallies: Dict[str, Tally] = {}
-    for case_id, events in stored.spoken_between(session, _epoch(start), _epoch(end)):
-        tally_case(case_id, events, tallies)
-    return tallies
+    return tally_cases(stored.spoken_between(session, _epoch(start), _epoch(end)))
 
 
 def _epoch(moment: dt.datetime) -> float:

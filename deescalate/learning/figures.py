@@ -40,11 +40,6 @@ SETTLE = dt.timedelta(minutes=10)
 DayStats = Dict[str, LineStats]
 
 
-def read_figures(url: Optional[str], window_days: float) -> Figures:
-    """The figures of the window, every day read now (a range read of the events per day)."""
-    return DayByDayReader()(url, window_days)
-
-
 class DayByDayReader:
     """Reads the window a UTC day at a time and keeps the days that are over."""
 

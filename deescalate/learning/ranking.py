@@ -73,11 +73,6 @@ class Figures:
         n = sum(s.n for s in self.stats.values())
         return math.fsum(s.total_change for s in self.stats.values()) / n if n else None
 
-    @classmethod
-    def from_tallies(cls, tallies: Mapping[str, Any], states: Mapping[str, str]) -> "Figures":
-        """From effectiveness tallies (deescalate.learning.effectiveness.Tally)."""
-        return cls(line_stats(tallies), dict(states))
-
 
 def fit_only_why(fit_score: Optional[int]) -> Dict[str, Any]:
     """The `why` of a suggestion ranked without figures: only its fit is known."""
