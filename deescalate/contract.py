@@ -49,6 +49,9 @@ CONVERSATION_INTENTS: Tuple[str, ...] = (
 INTENTS: Tuple[str, ...] = CAUSES + CONVERSATION_INTENTS
 
 EMOTIONS: Tuple[str, ...] = ("calm", "confused", "anxious", "angry", "furious")
+# The emotions that count as upset against calm (and confused) in the figures
+# and in reading a long message phrase by phrase.
+UPSET: Tuple[str, ...] = ("angry", "furious", "anxious")
 
 ESCALATIONS: Tuple[str, ...] = (
     "regulator",

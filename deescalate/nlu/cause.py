@@ -16,7 +16,6 @@ clause scores into it was measured on real complaints and lost a little
 (docs/nlu.md), since a cause is often named across clauses ("扣了...", "...年费").
 """
 
-import re
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
@@ -26,22 +25,12 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from deescalate.contract import CAUSES
+from deescalate.nlu.clauses import clause_spans, span_pieces
 from deescalate.nlu.ngram_classifier import NgramClassifier, token_features
 
 CAUSE = "cause"
 DEFAULT_THRESHOLD = 0.3
 RANKING_LENGTH = 5
-_CLAUSE_END = re.compile(r"[。！？!?；;\n]+")
-
-
-def clause_spans(text: str, min_chars: int) -> List[Tuple[int, int]]:
-    """Character spans of the clauses of `text` with at least `min_chars` characters."""
-    spans, start = [], 0
-    for match in _CLAUSE_END.finditer(text + "\n"):
-        if len(text[start : match.start()].strip()) >= min_chars:
-            spans.append((start, match.start()))
-        start = match.end()
-    return spans
 
 
 def secondary_cause(
@@ -106,9 +95,7 @@ class CauseClassifier(NgramClassifier):
         spans = clause_spans(text, int(self._config["min_clause_chars"]))
         pieces = [(text, token_features(t.text for t in tokens))]
         if len(spans) >= 2:
-            pieces += [
-                (text[a:b], token_features(t.text for t in tokens if t.start >= a and t.end <= b)) for a, b in spans
-            ]
+            pieces += span_pieces(text, tokens, spans)
         probabilities = self._model.predict_proba([p[0] for p in pieces], [p[1] for p in pieces])
         classes = self._model.classes
         row = probabilities[0]

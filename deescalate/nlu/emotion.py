@@ -7,19 +7,25 @@ other ways (emotion_cues.yml): accusation, legalistic demands, sarcasm and
 repeated punctuation are anger, worry about money, credit or family is
 anxiety, insults and conditional threats are fury. The customer's own
 escalation threat, found by the entity extractors that run before this
-component, turns anger into fury.
+component, turns anger into fury. A long message that still reads calm is
+read phrase by phrase: one phrase the model is sure is upset (an accusation
+or a fear between two commas) makes the message upset, since a written
+complaint's calm narrative otherwise drowns the one place its feeling shows.
 """
 
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
+import numpy as np
 import yaml
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import ENTITIES, METADATA, METADATA_EXAMPLE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from deescalate.contract import EMOTIONS
+from deescalate.contract import EMOTIONS, UPSET
+from deescalate.nlu.clauses import PHRASE_END, clause_spans, span_pieces
 from deescalate.nlu.ngram_classifier import NgramClassifier
 
 EMOTION = "emotion"
@@ -65,6 +71,22 @@ def with_written_cues(
     return sorted(((n, round(s / total, 4)) for n, s in scores.items()), key=lambda item: -item[1])
 
 
+def upset_phrase(classes: Sequence[str], phrases: np.ndarray, min_confidence: float) -> Optional[Tuple[str, float]]:
+    """The upset emotion that phrases name with at least `min_confidence`, if any.
+
+    The emotion most phrases name wins, ties going to the surest phrase; the
+    confidence is that of its surest phrase."""
+    found: Dict[str, List[float]] = {}
+    for row in phrases:
+        index = int(np.argmax(row))
+        if classes[index] in UPSET and row[index] >= min_confidence:
+            found.setdefault(classes[index], []).append(float(row[index]))
+    if not found:
+        return None
+    name = max(found, key=lambda n: (len(found[n]), max(found[n])))
+    return name, round(max(found[name]), 4)
+
+
 def has_own_threat(message: Message) -> bool:
     """Whether the extractors kept an escalation entity: the customer's own threat."""
     return any(entity.get("entity") == "escalation" for entity in message.get(ENTITIES) or [])
@@ -82,6 +104,15 @@ def example_emotion(message: Message) -> Optional[str]:
 class EmotionClassifier(NgramClassifier):
     """Trainable Rasa component that labels each message with an emotion."""
 
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            **NgramClassifier.get_default_config(),
+            "phrase_reading_chars": 40,
+            "min_phrase_chars": 4,
+            "phrase_confidence": 0.5,
+        }
+
     def label_of(self, message: Message) -> Optional[str]:
         return example_emotion(message)
 
@@ -94,3 +125,25 @@ class EmotionClassifier(NgramClassifier):
         ranking = with_written_cues(ranking, text, EmotionClassifier._cues, threat=has_own_threat(message))
         name, confidence = ranking[0]
         message.set(EMOTION, {"name": name, "confidence": confidence}, add_to_output=True)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        messages = super().process(messages)
+        for message in messages:
+            self._read_phrases(message)
+        return messages
+
+    def _read_phrases(self, message: Message) -> None:
+        """A long message read calm takes the upset emotion its phrases are sure of."""
+        settings = {**self.get_default_config(), **self._config}  # a model trained before these settings
+        text = message.get(TEXT) or ""
+        emotion = message.get(EMOTION) or {}
+        if self._model is None or emotion.get("name") != "calm" or len(text) < settings["phrase_reading_chars"]:
+            return
+        spans = clause_spans(text, int(settings["min_phrase_chars"]), PHRASE_END)
+        if len(spans) < 2:
+            return
+        pieces = span_pieces(text, message.get(TOKENS_NAMES[TEXT]) or [], spans)
+        rows = self._model.predict_proba([p[0] for p in pieces], [p[1] for p in pieces])
+        found = upset_phrase(self._model.classes, rows, float(settings["phrase_confidence"]))
+        if found:
+            message.set(EMOTION, {"name": found[0], "confidence": found[1]}, add_to_output=True)

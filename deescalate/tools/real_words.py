@@ -32,11 +32,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 from sklearn.metrics import classification_report, f1_score
 
-from deescalate.contract import CAUSES
+from deescalate.contract import CAUSES, UPSET
 from deescalate.tools.build import ROOT, quiet_rasa_logs
 from deescalate.tools.markdown import confused_pairs, scores_table
 
-UPSET = ("angry", "furious", "anxious")
 MIN_CAUSE_ITEMS = 5
 
 

@@ -1,0 +1,34 @@
+"""Cutting a long text into clauses or phrases, with the tokens of each.
+
+The cause classifier reads a long complaint sentence by sentence (a cause is
+often named across a sentence's phrases); the emotion classifier reads it
+phrase by phrase (a feeling shows in a few words between two commas). Both
+score the pieces with the model that scored the whole text, using the whole
+text's tokens that fall inside each piece.
+"""
+
+import re
+from typing import Iterable, List, Pattern, Tuple
+
+from rasa.nlu.tokenizers.tokenizer import Token
+
+from deescalate.nlu.ngram_classifier import token_features
+
+SENTENCE_END = re.compile(r"[。！？!?；;\n]+")
+PHRASE_END = re.compile(r"[，。！？；,.!?;\s]+")
+
+
+def clause_spans(text: str, min_chars: int, boundary: Pattern[str] = SENTENCE_END) -> List[Tuple[int, int]]:
+    """Character spans of the pieces of `text` between `boundary` marks, each of at least `min_chars`."""
+    spans, start = [], 0
+    for match in boundary.finditer(text + "\n"):
+        if len(text[start : match.start()].strip()) >= min_chars:
+            spans.append((start, match.start()))
+        start = match.end()
+    return spans
+
+
+def span_pieces(text: str, tokens: Iterable[Token], spans: List[Tuple[int, int]]) -> List[Tuple[str, List[str]]]:
+    """Each span's text with the token features of the tokens inside it."""
+    tokens = list(tokens)
+    return [(text[a:b], token_features(t.text for t in tokens if t.start >= a and t.end <= b)) for a, b in spans]
