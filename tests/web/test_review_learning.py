@@ -219,6 +219,7 @@ def test_a_supervisor_restores_a_retired_line_from_the_scripts_page(web: Any, pa
         session.commit()
 
     web.login(page, "trainer", next_path="/review/scripts")
+    expect(page).to_have_title("话术效果 · 案例回顾")
     row = page.locator(f'#controlled-lines tr[data-line-id="{line}"]')
     expect(row).to_contain_text(text)
     expect(row).to_contain_text("已停用")
