@@ -166,30 +166,17 @@ def rate_gauge(rate: Optional[float], title: str, detail: str, colour: str = BAR
     size, radius, stroke = 180, 62, 16
     svg = _svg(size, size + 24, title)
     centre = size / 2
-    ET.SubElement(
-        svg,
-        "circle",
-        {
-            "cx": str(centre),
-            "cy": str(centre),
-            "r": str(radius),
-            "fill": "none",
-            "stroke": GRID,
-            "stroke-width": str(stroke),
-        },
-    )
+
+    def ring(colour: str, **extra: str) -> None:
+        attributes = {"cx": str(centre), "cy": str(centre), "r": str(radius), "fill": "none"}
+        ET.SubElement(svg, "circle", {**attributes, "stroke": colour, "stroke-width": str(stroke), **extra})
+
+    ring(GRID)
     if rate is not None:
         circumference = 2 * 3.141592653589793 * radius
-        ET.SubElement(
-            svg,
-            "circle",
-            {
-                "cx": str(centre),
-                "cy": str(centre),
-                "r": str(radius),
-                "fill": "none",
-                "stroke": colour,
-                "stroke-width": str(stroke),
+        ring(
+            colour,
+            **{
                 "stroke-dasharray": f"{circumference * rate:.2f} {circumference:.2f}",
                 "transform": f"rotate(-90 {centre} {centre})",
             },
