@@ -15,7 +15,7 @@ import pytest
 from deescalate.contract import CAUSES
 from deescalate.tools.build import ROOT
 from deescalate.tools.evaluate import evaluate, load_floors, parse_all
-from deescalate.tools.real_words import load_items, real_dev_dir, score_model
+from deescalate.tools.real_words import RealWords, flat_figures, flat_limits, real_dev_dir, score_model
 
 FLOORS = load_floors()["own_split"]  # deescalate/tools/floors.yml, shared with `make retrain`
 MAX_TRADITIONAL_GAP = load_floors()["max_traditional_gap"]
@@ -32,8 +32,8 @@ def real_report(trained_model):
     folder = real_dev_dir()
     if folder is None:
         pytest.skip("no ../shared/real-dev beside the repository: real-words floors not checked")
-    complaints = [i for i in load_items(folder / "complaints.yml") if i.get("intent") != "skip"]
-    return score_model(trained_model, complaints, load_items(folder / "emotion_weibo.yml"))
+    sets = RealWords.load(folder)
+    return score_model(trained_model, sets.complaints, sets.weibo)
 
 
 @pytest.mark.parametrize("metric", sorted(FLOORS))
@@ -65,6 +65,14 @@ def test_real_complaints_stay_below_their_ceiling(real_report, metric):
 @pytest.mark.parametrize("metric", sorted(REAL["weibo"]))
 def test_real_weibo_posts_stay_above_their_floor(real_report, metric):
     assert real_report["weibo"][metric] >= REAL["weibo"][metric], f"{metric} = {real_report['weibo'][metric]}"
+
+
+def test_retrain_judges_real_words_by_figures_the_evaluation_reports(real_report):
+    """Every real-words figure `make retrain` checks or compares is one `make eval` measures."""
+    floors, ceilings = flat_limits(REAL)
+    compared = load_floors()["retrain"]["real_words"]["compare"]
+    assert {*floors, *ceilings, *compared} <= set(flat_figures(real_report))
+    assert flat_figures(real_report)["weibo_upset_f1"] == real_report["weibo"]["upset_f1"]
 
 
 def test_every_turn_gets_a_cause_beside_its_dialogue_act(trained_model):

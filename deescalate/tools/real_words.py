@@ -26,8 +26,9 @@ import asyncio
 import json
 import os
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 from sklearn.metrics import classification_report, f1_score
@@ -46,7 +47,24 @@ def real_dev_dir(explicit: Optional[Path] = None) -> Optional[Path]:
 
 
 def load_items(path: Path) -> List[Dict[str, Any]]:
-    return [dict(item, text=str(item["text"])) for item in yaml.safe_load(path.read_text(encoding="utf-8"))]
+    return [dict(item, text=str(item["text"])) for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []]
+
+
+@dataclass
+class RealWords:
+    """The labelled sets of a real-words folder: complaints (without `skip`) and Weibo posts."""
+
+    complaints: List[Dict[str, Any]]
+    weibo: List[Dict[str, Any]]
+
+    @classmethod
+    def load(cls, folder: Path) -> "RealWords":
+        complaints = [i for i in load_items(folder / "complaints.yml") if i.get("intent") != "skip"]
+        weibo = load_items(folder / "emotion_weibo.yml") if (folder / "emotion_weibo.yml").is_file() else []
+        return cls(complaints, weibo)
+
+    def __len__(self) -> int:
+        return len(self.complaints) + len(self.weibo)
 
 
 def predicted_cause(parse: Dict[str, Any]) -> Dict[str, Any]:
@@ -227,13 +245,29 @@ def snownlp_peer(complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]]) 
 
 
 def evaluate_real_words(model: Path, folder: Path) -> Dict[str, Any]:
-    complaints = [i for i in load_items(folder / "complaints.yml") if i.get("intent") != "skip"]
-    weibo = load_items(folder / "emotion_weibo.yml") if (folder / "emotion_weibo.yml").is_file() else []
+    sets = RealWords.load(folder)
     return {
-        "model": score_model(model, complaints, weibo),
-        "plain_baseline": plain_baseline(complaints, weibo),
-        "snownlp": snownlp_peer(complaints, weibo),
+        "model": score_model(model, sets.complaints, sets.weibo),
+        "plain_baseline": plain_baseline(sets.complaints, sets.weibo),
+        "snownlp": snownlp_peer(sets.complaints, sets.weibo),
     }
+
+
+WEIBO_PREFIX = "weibo_"
+
+
+def flat_figures(scores: Dict[str, Any]) -> Dict[str, float]:
+    """A model's real-words figures as one level: the Weibo figures prefixed `weibo_`."""
+    figures = {k: float(v) for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    figures.update({WEIBO_PREFIX + k: float(v) for k, v in (scores.get("weibo") or {}).items() if k != "items"})
+    return figures
+
+
+def flat_limits(real_floors: Dict[str, Any]) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """floors.yml's `real_words` floors and ceilings, named as `flat_figures` names the figures."""
+    floors = {**real_floors.get("complaints", {})}
+    floors.update({WEIBO_PREFIX + k: v for k, v in real_floors.get("weibo", {}).items()})
+    return floors, dict(real_floors.get("complaints_at_most", {}))
 
 
 TARGETS = [

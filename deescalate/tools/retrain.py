@@ -8,10 +8,12 @@ The candidate is the model of everything under data/ (the team's data, the
 trainers' exported corrections and imported histories all live there), trained
 or taken from the model cache like `make model`. It is measured beside the
 serving model (serving.py) on the held-out split, tests/nlu_test, and on the
-real complaints in ../shared/real-dev when that folder is there. It is
-promoted only when it keeps every floor of floors.yml on the held-out split
-and loses no compared figure by more than `max_drop` on any set. The
-comparison is written as a model card, $RESULTS_DIR/model_card.md.
+real complaints and Weibo posts in ../shared/real-dev when that folder is
+there, each set with the figures `make eval` reports for it (real_words.py
+scores the cause component, not the dialogue act). It is promoted only when
+it keeps every floor and ceiling of floors.yml on every set and loses no
+compared figure by more than that set's `max_drop`. The comparison is
+written as a model card, $RESULTS_DIR/model_card.md.
 """
 
 import datetime as dt
@@ -19,16 +21,17 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import yaml
 
 from deescalate.tools.build import ROOT, ensure_model
 from deescalate.tools.evaluate import evaluate_examples, load_examples, load_floors
+from deescalate.tools.real_words import RealWords, flat_figures, flat_limits, real_dev_dir, score_model
 from deescalate.tools.serving import ServingError, promote, read_pointer, rollback, serving_model
 
 OWN_SPLIT = "held-out split (tests/nlu_test)"
-REAL_DEV = "real complaints (real-dev)"
+REAL_DEV = "real words (real-dev complaints and Weibo posts)"
 Figures = Dict[str, Dict[str, float]]  # evaluation set -> metric -> value
 
 
@@ -36,33 +39,20 @@ def results_dir() -> Path:
     return Path(os.environ.get("RESULTS_DIR") or ROOT / "results")
 
 
-def real_dev_dir() -> Optional[Path]:
-    """../shared/real-dev beside the repository (or DEESCALATE_REAL_DEV), if it is there."""
-    folder = Path(os.environ.get("DEESCALATE_REAL_DEV") or ROOT.parent / "shared" / "real-dev")
-    return folder if (folder / "complaints.yml").is_file() else None
-
-
-def real_dev_examples(folder: Path) -> List[Dict[str, Any]]:
-    """The labelled real complaints (not `skip`) as evaluation examples; threats as escalation values."""
-    items = yaml.safe_load((folder / "complaints.yml").read_text(encoding="utf-8")) or []
-    return [
-        {
-            "text": str(i["text"]),
-            "intent": i["intent"],
-            "emotion": i.get("emotion"),
-            "entities": [{"entity": "escalation", "value": v} for v in i.get("escalation") or []],
-        }
-        for i in items
-        if i.get("intent") and i["intent"] != "skip"
-    ]
-
-
-def evaluation_sets() -> Dict[str, List[Dict[str, Any]]]:
-    sets = {OWN_SPLIT: load_examples(ROOT / "tests" / "nlu_test")}
+def evaluation_sets() -> Dict[str, Any]:
+    """The held-out split's examples, and the real-words sets when their folder is there."""
+    sets: Dict[str, Any] = {OWN_SPLIT: load_examples(ROOT / "tests" / "nlu_test")}
     folder = real_dev_dir()
     if folder is not None:
-        sets[REAL_DEV] = real_dev_examples(folder)
+        sets[REAL_DEV] = RealWords.load(folder)
     return sets
+
+
+def measure(model: Path, dataset: str, data: Any) -> Dict[str, Any]:
+    """A model's figures on one evaluation set, as `make eval` computes them for that set."""
+    if dataset == REAL_DEV:
+        return flat_figures(score_model(model, data.complaints, data.weibo))
+    return evaluate_examples(model, data)
 
 
 # ---------------------------------------------------------------- the decision
@@ -74,9 +64,10 @@ class Check:
     metric: str
     candidate: Optional[float]
     serving: Optional[float]
-    floor: Optional[float]  # a floor (higher is better) or, for the Traditional gap, a ceiling
+    floor: Optional[float]  # a floor, or a ceiling when lower is better
     ok: bool
     why: str = ""
+    lower_is_better: bool = False
 
 
 @dataclass
@@ -98,49 +89,44 @@ def _check(
     max_drop: float,
     lower_is_better: bool = False,
 ) -> Check:
+    def verdict(ok: bool, why: str = "") -> Check:
+        return Check(dataset, metric, candidate, serving, floor, ok, why, lower_is_better)
+
     if candidate is None:
-        return Check(dataset, metric, None, serving, floor, False, "was not measured")
+        return verdict(False, "was not measured")
     sign = -1 if lower_is_better else 1
     if floor is not None and sign * (candidate - floor) < 0:
         side = "above the ceiling" if lower_is_better else "below the floor"
-        return Check(dataset, metric, candidate, serving, floor, False, f"{candidate:.3f} is {side} {floor:.2f}")
+        return verdict(False, f"{candidate:.3f} is {side} {floor:.2f}")
     if serving is not None and sign * (candidate - serving) < -max_drop - 1e-9:
-        return Check(
-            dataset,
-            metric,
-            candidate,
-            serving,
-            floor,
-            False,
-            f"{candidate:.3f} is worse than the serving model's {serving:.3f} by more than {max_drop}",
+        return verdict(
+            False, f"{candidate:.3f} is worse than the serving model's {serving:.3f} by more than {max_drop}"
         )
-    return Check(dataset, metric, candidate, serving, floor, True)
+    return verdict(True)
+
+
+def limits(dataset: str, floors: Dict[str, Any]) -> Tuple[Dict[str, float], Dict[str, float], List[str], float]:
+    """A set's floors, its ceilings (lower is better), the figures compared with the serving model, and the drop allowed."""
+    settings = floors["retrain"]
+    if dataset == OWN_SPLIT:
+        ceilings = {"traditional_gap": float(floors["max_traditional_gap"])}
+        return floors["own_split"], ceilings, settings["compare"], float(settings["max_drop"])
+    low, high = flat_limits(floors.get("real_words") or {})
+    return low, high, settings["real_words"]["compare"], float(settings["real_words"]["max_drop"])
 
 
 def decide(candidate: Figures, serving: Optional[Figures], floors: Dict[str, Any]) -> Decision:
-    """Promote only when every floor holds on the held-out split and no compared figure drops on any set."""
-    settings = floors["retrain"]
-    max_drop = float(settings["max_drop"])
+    """Promote only when every floor and ceiling holds and no compared figure drops, on every set."""
     checks: List[Check] = []
     for dataset in [OWN_SPLIT, *(d for d in candidate if d != OWN_SPLIT)]:
         ours = candidate.get(dataset, {})
         theirs = (serving or {}).get(dataset, {})
-        own = dataset == OWN_SPLIT
-        metrics = list(dict.fromkeys([*(floors["own_split"] if own else []), *settings["compare"]]))
-        for metric in metrics:
-            floor = floors["own_split"].get(metric) if own else None
-            checks.append(_check(dataset, metric, ours.get(metric), theirs.get(metric), floor, max_drop))
-        if own:
+        low, high, compare, max_drop = limits(dataset, floors)
+        for metric in dict.fromkeys([*low, *compare]):
+            checks.append(_check(dataset, metric, ours.get(metric), theirs.get(metric), low.get(metric), max_drop))
+        for metric, ceiling in high.items():
             checks.append(
-                _check(
-                    dataset,
-                    "traditional_gap",
-                    ours.get("traditional_gap"),
-                    theirs.get("traditional_gap"),
-                    float(floors["max_traditional_gap"]),
-                    max_drop,
-                    lower_is_better=True,
-                )
+                _check(dataset, metric, ours.get(metric), theirs.get(metric), ceiling, max_drop, lower_is_better=True)
             )
     return Decision(all(c.ok for c in checks), checks)
 
@@ -195,7 +181,7 @@ def model_card(
         ]
         for c in (c for c in decision.checks if c.dataset == dataset):
             change = f"{c.candidate - c.serving:+.3f}" if c.candidate is not None and c.serving is not None else ""
-            floor = ("≤ " if c.metric == "traditional_gap" else "≥ ") + f"{c.floor:.2f}" if c.floor is not None else ""
+            floor = ("≤ " if c.lower_is_better else "≥ ") + f"{c.floor:.2f}" if c.floor is not None else ""
             lines.append(
                 f"| {c.metric} | {floor} | {_fmt(c.serving)} | {_fmt(c.candidate)} | {change} | "
                 f"{'ok' if c.ok else 'FAIL'} |"
@@ -219,13 +205,13 @@ def _fmt(value: Optional[float]) -> str:
 
 # ---------------------------------------------------------------- the command
 
-Evaluator = Callable[[Path, List[Dict[str, Any]]], Dict[str, Any]]
+Evaluator = Callable[[Path, str, Any], Dict[str, Any]]  # (model, set name, its data) -> figures
 
 
 def retrain(
     train: Callable[[], Path] = ensure_model,
-    evaluate: Evaluator = evaluate_examples,
-    sets: Optional[Dict[str, List[Dict[str, Any]]]] = None,
+    evaluate: Evaluator = measure,
+    sets: Optional[Dict[str, Any]] = None,
     cache: Optional[Path] = None,
     card: Optional[Path] = None,
 ) -> Optional[Decision]:
@@ -240,8 +226,8 @@ def retrain(
     if serving is not None and serving.resolve() == candidate.resolve():
         print(f"{candidate.name} is already the serving model: nothing to compare")
         return None
-    ours = {name: evaluate(candidate, examples) for name, examples in sets.items()}
-    theirs = {name: evaluate(serving, examples) for name, examples in sets.items()} if serving else None
+    ours = {name: evaluate(candidate, name, data) for name, data in sets.items()}
+    theirs = {name: evaluate(serving, name, data) for name, data in sets.items()} if serving else None
     decision = decide(ours, theirs, floors)
     card = card or results_dir() / "model_card.md"
     card.parent.mkdir(parents=True, exist_ok=True)
