@@ -28,7 +28,7 @@ from deescalate.nlu.normalizer import to_halfwidth, to_simplified
 from deescalate.tools.build import ROOT, ensure_model, quiet_rasa_logs
 from deescalate.tools.markdown import confused_pairs, scores_table
 from deescalate.tools.real_words import SKIP_MESSAGE, evaluate_real_words, real_dev_dir
-from deescalate.tools.real_words import markdown as real_words_markdown
+from deescalate.tools.real_words_report import markdown as real_words_markdown
 
 TARGETS = {
     "intent_macro_f1": 0.92,
