@@ -67,6 +67,12 @@ def test_real_weibo_posts_stay_above_their_floor(real_report, metric):
     assert real_report["weibo"][metric] >= REAL["weibo"][metric], f"{metric} = {real_report['weibo'][metric]}"
 
 
+@pytest.mark.parametrize("metric", sorted(REAL["speech"]))
+def test_real_words_as_speech_to_text_writes_them_stay_above_their_floor(real_report, metric):
+    found = flat_figures(real_report)[f"speech_{metric}"]
+    assert found >= REAL["speech"][metric], f"speech {metric} = {found}"
+
+
 def test_retrain_judges_real_words_by_figures_the_evaluation_reports(real_report):
     """Every real-words figure `make retrain` checks or compares is one `make eval` measures."""
     floors, ceilings = flat_limits(REAL)

@@ -125,3 +125,21 @@ def test_a_number_inside_a_longer_number_is_no_police_call():
 
     assert not is_own_threat("上个月还款1108元", mention("上个月还款1108元"), THREAT_FILTER)
     assert is_own_threat("再不退我就打110", mention("再不退我就打110"), THREAT_FILTER)
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("催收员天天打电话威胁我说要去单位找我领导我实在受不了了你们再不管我就打银保监的电话投诉", "regulator"),
+        ("他们恐吓我家里人好几回了我跟你说要是今天还不给我处理我明天就去派出所报警", "police"),
+        ("你们的人声称逾期就上门我现在明确告诉你们我会把这些录音全部发到抖音上", "media"),
+    ],
+)
+def test_in_unpunctuated_speech_another_partys_act_far_away_leaves_the_customers_threat(text, value):
+    """Speech-to-text gives no clause boundary: the words that disown a threat must sit near it."""
+    assert value in own_threats(text)
+
+
+def test_in_unpunctuated_speech_another_partys_threat_near_the_mention_is_still_theirs():
+    assert own_threats("催收员打电话威胁说要去银保监会告我骗贷") == set()
+    assert own_threats("他们扬言要把我的照片发到抖音上") == set()

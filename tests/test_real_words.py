@@ -153,6 +153,36 @@ def test_the_report_shows_each_figure_beside_its_interval_and_its_peers():
     assert "## Weibo posts (`emotion_weibo.yml`, 6 items)" in text
 
 
+@pytest.mark.parametrize(
+    "typed, spoken",
+    [
+        ("扣了我300元，凭什么？！", "扣了我300元凭什么"),
+        ("我打了12315 12378，都没用。", "我打了12315 12378都没用"),  # two numbers stay apart
+        ("ATM 吞了卡 …… 你们说（三天）到账", "ATM吞了卡你们说三天到账"),
+        ("“年费”是什么；我没同意", "年费是什么我没同意"),
+        ("，。！", ""),
+    ],
+)
+def test_as_speech_drops_punctuation_and_spaces(typed: str, spoken: str):
+    assert rw.as_speech(typed) == spoken
+
+
+def test_the_report_compares_typed_and_spoken_figures_when_both_were_measured():
+    items = [complaint(c, confidence="high") for c in ["fees_and_charges", "debt_collection"] * 5]
+    posts = [{"text": "好烦", "emotion": e} for e in ["angry", "calm"] * 3]
+    report = report_of(items, posts)
+    assert "speech-to-text" not in markdown(report)
+    spoken = Predictions(
+        ["fees_and_charges"] * 10, ["angry"] * 10, ["calm"] * 6, [[] for _ in items], [True] + [False] * 9
+    )
+    report["model"]["speech"] = scores(items, posts, spoken)
+    text = markdown(report)
+    assert "| metric | as typed | as speech-to-text | change |" in text
+    assert "| cause macro-F1 | 1.000 | 0.333 | -0.667 |" in text
+    assert "| fallback rate | 0.000 | 0.100 | +0.100 |" in text
+    assert "| Weibo upset-vs-calm F1 | 0.667 | 0.000 | -0.667 |" in text
+
+
 def test_without_the_folder_the_evaluation_skips_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture):
     assert rw.real_dev_dir(tmp_path) is None
     assert rw.main(["--real-dev", str(tmp_path)]) == 0

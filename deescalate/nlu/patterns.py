@@ -25,6 +25,7 @@ PATTERNS_FILE = Path(__file__).resolve().parent / "entity_patterns.yml"
 NOT_OWN_THREAT = "not_own_threat"
 _CLAUSE_BREAK = re.compile(r"[,，。!！?？;；、\n]")
 _DIGIT = re.compile(r"\d")
+CLAUSE_CHARS = 12  # config.yml's `clause_chars`: how far either side of a mention its clause reaches
 
 
 def _load(path: Path) -> Dict[str, Any]:
@@ -45,14 +46,21 @@ def load_threat_filter(path: Path = PATTERNS_FILE) -> Dict[str, "re.Pattern[str]
     return {name: re.compile(pattern) for name, pattern in (_load(path).get(NOT_OWN_THREAT) or {}).items()}
 
 
-def clause_around(text: str, start: int, end: int) -> Tuple[str, str]:
-    """The text of the clause before and after a mention, cut at punctuation."""
-    left = _CLAUSE_BREAK.split(text[:start])[-1]
-    right = _CLAUSE_BREAK.split(text[end:])[0]
+def clause_around(text: str, start: int, end: int, most: int = CLAUSE_CHARS) -> Tuple[str, str]:
+    """The text of the clause before and after a mention: cut at punctuation, at most `most` characters a side.
+
+    Speech-to-text writes no punctuation, and a typed complaint may have none:
+    without the bound the "clause" is the whole message, and a collector's
+    threat told in one place would disown the customer's own in another.
+    """
+    left = _CLAUSE_BREAK.split(text[:start])[-1][-most:] if most > 0 else ""
+    right = _CLAUSE_BREAK.split(text[end:])[0][:most]
     return left, right
 
 
-def is_own_threat(text: str, entity: Dict[str, Any], rules: Dict[str, "re.Pattern[str]"]) -> bool:
+def is_own_threat(
+    text: str, entity: Dict[str, Any], rules: Dict[str, "re.Pattern[str]"], clause_chars: int = CLAUSE_CHARS
+) -> bool:
     """False when the words around an escalation mention say it is not the customer's own threat.
 
     Someone else acts (a collector threatens to expose, a court freezes), the
@@ -64,7 +72,7 @@ def is_own_threat(text: str, entity: Dict[str, Any], rules: Dict[str, "re.Patter
     if not rules or end <= start:
         return True
     mention = text[start:end]
-    left, right = clause_around(text, start, end)
+    left, right = clause_around(text, start, end, clause_chars)
     if (start > 0 and _DIGIT.match(text[start - 1])) or _DIGIT.match(text[end : end + 1]):
         if mention.isdigit():
             return False  # 110 inside a longer number
@@ -104,10 +112,15 @@ def find_pattern_entities(text: str, patterns: List[Dict[str, Any]]) -> List[Dic
 class PatternEntityExtractor(StatelessComponent, EntityExtractorMixin):
     """Adds entities whose patterns match, unless an extractor already found that value."""
 
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"clause_chars": CLAUSE_CHARS}
+
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
         self.patterns = load_patterns()
         self.threat_filter = load_threat_filter()
+        self.clause_chars = int({**self.get_default_config(), **config}["clause_chars"])
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -118,7 +131,9 @@ class PatternEntityExtractor(StatelessComponent, EntityExtractorMixin):
             unique = list({(e["entity"], e["value"]): e for e in found}.values())
             entities = existing + self.add_extractor_name(unique)
             kept = [
-                e for e in entities if e.get("entity") != "escalation" or is_own_threat(text, e, self.threat_filter)
+                e
+                for e in entities
+                if e.get("entity") != "escalation" or is_own_threat(text, e, self.threat_filter, self.clause_chars)
             ]
             message.set(ENTITIES, kept, add_to_output=True)
         return messages

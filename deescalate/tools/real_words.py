@@ -19,14 +19,17 @@ it. Scores, on `complaints.yml` without its `skip` items:
 `emotion_weibo.yml` scores upset-vs-calm and emotion macro-F1. Two peers run in
 the same evaluation: a plain character n-gram logistic regression trained on the
 same `data/`, and SnowNLP's sentiment (below 0.5 = upset) for upset-vs-calm.
-The model's headline figures come with 95% bootstrap intervals. The figures
-themselves are computed in real_words_scores.py, the report in real_words_report.py.
+The model's headline figures come with 95% intervals, and the model also reads
+every item as speech-to-text writes it (`as_speech`): the hotline's register.
+The figures themselves are computed in real_words_scores.py, the report in
+real_words_report.py.
 """
 
 import argparse
 import asyncio
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -65,6 +68,28 @@ class RealWords:
     def __len__(self) -> int:
         return len(self.complaints) + len(self.weibo)
 
+    def as_speech(self) -> "RealWords":
+        """The same items as speech-to-text would write them: see `as_speech`."""
+        return RealWords(
+            [dict(i, text=as_speech(i["text"])) for i in self.complaints],
+            [dict(i, text=as_speech(i["text"])) for i in self.weibo],
+        )
+
+
+_PAUSES = re.compile(r"[\s，。！？、；：,.!?;:“”\"'‘’（）()【】《》<>…—~～·]+")
+_LOOSE_SPACE = re.compile(r"(?<![0-9A-Za-z]) | (?![0-9A-Za-z])")
+
+
+def as_speech(text: str) -> str:
+    """A text as the hotline's speech-to-text writes it: no punctuation, no spaces.
+
+    The real complaints are typed; the hotline's turns come from
+    speech-to-text, which writes no punctuation. Reading the same complaints
+    without it measures the hotline register on real customers' words. Two
+    numbers or Latin words stay one space apart, as a recogniser writes them.
+    """
+    return _LOOSE_SPACE.sub("", _PAUSES.sub(" ", text)).strip()
+
 
 def predicted_cause(parse: Dict[str, Any]) -> Dict[str, Any]:
     """The parse's cause; for a model without a cause classifier, its best cause intent."""
@@ -97,9 +122,12 @@ def cause_threshold(config_file: Path = ROOT / "config.yml") -> float:
     return float(entry.get("threshold", DEFAULT_THRESHOLD))
 
 
-def model_predictions(model: Path, sets: RealWords) -> Predictions:
-    """The trained model's reading of every item: cause, emotion, threats, fallbacks."""
-    parses = asyncio.run(_parse_all(model, [i["text"] for i in sets.complaints + sets.weibo]))
+def texts_of(sets: RealWords) -> List[str]:
+    return [i["text"] for i in sets.complaints + sets.weibo]
+
+
+def readings(parses: List[Dict[str, Any]], sets: RealWords) -> Predictions:
+    """Predictions from the parses of `texts_of(sets)`, in that order."""
     on_complaints, on_weibo = parses[: len(sets.complaints)], parses[len(sets.complaints) :]
     causes = [predicted_cause(p) for p in on_complaints]
     threshold = cause_threshold()
@@ -113,13 +141,27 @@ def model_predictions(model: Path, sets: RealWords) -> Predictions:
     )
 
 
+def typed_and_spoken(model: Path, sets: RealWords) -> Tuple[Predictions, Predictions]:
+    """The model's reading of the items as typed and as speech-to-text writes them (one model load)."""
+    spoken = sets.as_speech()
+    parses = asyncio.run(_parse_all(model, texts_of(sets) + texts_of(spoken)))
+    return readings(parses[: len(sets)], sets), readings(parses[len(sets) :], spoken)
+
+
 def emotion_of(parse: Dict[str, Any]) -> str:
     return (parse.get("emotion") or {}).get("name") or "calm"
 
 
 def score_model(model: Path, complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """The model's real-words figures (the floors of test_nlu_quality and `make retrain` read these)."""
-    return scores(complaints, weibo, model_predictions(model, RealWords(complaints, weibo)))
+    """The model's real-words figures, with `speech`: the same on the items as speech-to-text writes them.
+
+    The floors of test_nlu_quality and `make retrain` read these."""
+    return model_scores(RealWords(complaints, weibo), *typed_and_spoken(model, RealWords(complaints, weibo)))
+
+
+def model_scores(sets: RealWords, typed: Predictions, spoken: Predictions) -> Dict[str, Any]:
+    speech = sets.as_speech()
+    return {**scores(sets.complaints, sets.weibo, typed), "speech": scores(speech.complaints, speech.weibo, spoken)}
 
 
 def baseline_predictions(sets: RealWords, data: Path = ROOT / "data") -> Predictions:
@@ -176,31 +218,38 @@ def snownlp_peer(complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]]) 
 
 
 def evaluate_real_words(model: Path, folder: Path) -> Dict[str, Any]:
-    """The model's figures with their 95% intervals, beside the plain baseline and SnowNLP."""
+    """The model's figures (typed, and as speech-to-text writes them) with the typed figures' 95%
+    intervals, beside the plain baseline and SnowNLP."""
     sets = RealWords.load(folder)
-    ours, baseline = model_predictions(model, sets), baseline_predictions(sets)
+    typed, spoken = typed_and_spoken(model, sets)
+    baseline = baseline_predictions(sets)
     return {
-        "model": scores(sets.complaints, sets.weibo, ours),
-        "intervals": intervals(sets.complaints, sets.weibo, ours, baseline),
+        "model": model_scores(sets, typed, spoken),
+        "intervals": intervals(sets.complaints, sets.weibo, typed, baseline),
         "plain_baseline": scores(sets.complaints, sets.weibo, baseline),
         "snownlp": snownlp_peer(sets.complaints, sets.weibo),
     }
 
 
-WEIBO_PREFIX = "weibo_"
+WEIBO, SPEECH = "weibo", "speech"
 
 
-def flat_figures(scores: Dict[str, Any]) -> Dict[str, float]:
-    """A model's real-words figures as one level: the Weibo figures prefixed `weibo_`."""
-    figures = {k: float(v) for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    figures.update({WEIBO_PREFIX + k: float(v) for k, v in (scores.get("weibo") or {}).items() if k != "items"})
+def flat_figures(found: Dict[str, Any], prefix: str = "") -> Dict[str, float]:
+    """A model's real-words figures as one level: `weibo_upset_f1`, `speech_cause_macro_f1`, ..."""
+    figures: Dict[str, float] = {}
+    for key, value in found.items():
+        if key in (WEIBO, SPEECH) and isinstance(value, dict):
+            figures.update(flat_figures(value, f"{prefix}{key}_"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and key != "items":
+            figures[prefix + key] = float(value)
     return figures
 
 
 def flat_limits(real_floors: Dict[str, Any]) -> Tuple[Dict[str, float], Dict[str, float]]:
     """floors.yml's `real_words` floors and ceilings, named as `flat_figures` names the figures."""
     floors = {**real_floors.get("complaints", {})}
-    floors.update({WEIBO_PREFIX + k: v for k, v in real_floors.get("weibo", {}).items()})
+    floors.update({f"{WEIBO}_{k}": v for k, v in real_floors.get(WEIBO, {}).items()})
+    floors.update({f"{SPEECH}_{k}": v for k, v in real_floors.get(SPEECH, {}).items()})
     return floors, dict(real_floors.get("complaints_at_most", {}))
 
 

@@ -66,6 +66,39 @@ def weibo_table(report: Dict[str, Any]) -> List[str]:
     ]
 
 
+SPEECH_FIGURES = [
+    ("cause macro-F1", "cause_macro_f1"),
+    ("lenient accuracy, confidence: high", "high_lenient_accuracy"),
+    ("emotion macro-F1", "emotion_macro_f1"),
+    ("upset-vs-calm F1", "upset_f1"),
+    ("escalation recall", "escalation_recall"),
+    ("escalation precision", "escalation_precision"),
+    ("fallback rate", "fallback_rate"),
+]
+
+
+def speech_table(report: Dict[str, Any]) -> List[str]:
+    """The model on the same items without punctuation, as the hotline's speech-to-text writes them."""
+    typed = report["model"]
+    speech = typed.get("speech")
+    if not speech:
+        return []
+    lines = [
+        "## The same items as speech-to-text writes them",
+        "",
+        "Punctuation and spaces removed (two numbers stay a space apart): the hotline's register, on real words.",
+        "",
+        "| metric | as typed | as speech-to-text | change |",
+        "|---|---|---|---|",
+    ]
+    rows = [(name, typed.get(key), speech.get(key)) for name, key in SPEECH_FIGURES]
+    rows.append(("Weibo upset-vs-calm F1", typed["weibo"]["upset_f1"], speech["weibo"]["upset_f1"]))
+    for name, before, after in rows:
+        if before is not None and after is not None:
+            lines.append(f"| {name} | {before:.3f} | {after:.3f} | {after - before:+.3f} |")
+    return lines
+
+
 def markdown(report: Dict[str, Any]) -> str:
     model = report["model"]
     lines = [
@@ -84,4 +117,5 @@ def markdown(report: Dict[str, Any]) -> str:
     ]
     lines += scores_table("cause", model["per_cause"])
     lines += [""] + confused_pairs("Most confused causes (gold → predicted):", model["most_confused"])
-    return "\n".join(lines + ["", *weibo_table(report)])
+    speech = speech_table(report)
+    return "\n".join(lines + ["", *weibo_table(report)] + (["", *speech] if speech else []))
