@@ -6,7 +6,7 @@ from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from deescalate.nlu.clauses import PHRASE_END, SENTENCE_END, clause_spans, span_pieces
+from deescalate.nlu.clauses import PHRASE_END, SENTENCE_END, clause_spans, span_pieces, window_spans
 from deescalate.nlu.emotion import EMOTION, EmotionClassifier, upset_phrase
 from deescalate.nlu.ngram_classifier import NgramModel
 
@@ -89,3 +89,20 @@ def test_a_short_message_is_not_read_phrase_by_phrase():
     text = "每月按时还款，账单日是每月五号，客服给了回复，心里慌"
     assert len(text) < EmotionClassifier.get_default_config()["phrase_reading_chars"]
     assert emotion_of(text) == "calm"
+
+
+def test_a_text_without_marks_is_cut_into_overlapping_windows():
+    text = "一二三四五六七八九十甲乙丙丁戊己"
+    assert window_spans(text, 8) == [(0, 8), (4, 12), (8, 16)]  # the last window ends the text
+    assert window_spans(text + "庚", 8)[-1] == (12, 17)
+    assert window_spans(text, 16) == [] and window_spans(text, 0) == []
+
+
+def test_a_long_unpunctuated_narrative_is_read_window_by_window():
+    """Speech-to-text writes no commas: the angry words still show in their window."""
+    text = "上个月办了一张卡每月按时还款账单日是每月五号今天去网点问了一下客服给了回复真是气得发抖"
+    assert len(text) >= EmotionClassifier.get_default_config()["phrase_reading_chars"]
+    assert emotion_of(text, phrase_window_chars=0) == "calm"
+    assert emotion_of(text) == "angry"
+    calm = "上个月办了一张卡每月按时还款账单日是每月五号今天去网点问了一下客服给了回复我在家里查了余额"
+    assert emotion_of(calm) == "calm"

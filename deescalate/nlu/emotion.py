@@ -11,6 +11,8 @@ component, turns anger into fury. A long message that still reads calm is
 read phrase by phrase: one phrase the model is sure is upset (an accusation
 or a fear between two commas) makes the message upset, since a written
 complaint's calm narrative otherwise drowns the one place its feeling shows.
+A message without commas (speech-to-text writes none) is read in overlapping
+windows of about a spoken phrase's length instead.
 """
 
 import re
@@ -25,7 +27,7 @@ from rasa.shared.nlu.constants import ENTITIES, METADATA, METADATA_EXAMPLE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from deescalate.contract import EMOTIONS, UPSET
-from deescalate.nlu.clauses import PHRASE_END, clause_spans, span_pieces
+from deescalate.nlu.clauses import PHRASE_END, clause_spans, span_pieces, window_spans
 from deescalate.nlu.ngram_classifier import NgramClassifier
 
 EMOTION = "emotion"
@@ -111,6 +113,7 @@ class EmotionClassifier(NgramClassifier):
             "phrase_reading_chars": 40,
             "min_phrase_chars": 4,
             "phrase_confidence": 0.5,
+            "phrase_window_chars": 16,
         }
 
     def label_of(self, message: Message) -> Optional[str]:
@@ -140,6 +143,8 @@ class EmotionClassifier(NgramClassifier):
         if self._model is None or emotion.get("name") != "calm" or len(text) < settings["phrase_reading_chars"]:
             return
         spans = clause_spans(text, int(settings["min_phrase_chars"]), PHRASE_END)
+        if len(spans) < 2:  # no marks to cut at, as in speech-to-text: overlapping windows instead
+            spans = window_spans(text, int(settings["phrase_window_chars"]))
         if len(spans) < 2:
             return
         pieces = span_pieces(text, message.get(TOKENS_NAMES[TEXT]) or [], spans)
