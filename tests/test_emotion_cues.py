@@ -1,8 +1,9 @@
 """The written-emotion cues (deescalate/nlu/emotion_cues.yml) applied to a classifier ranking."""
 
 import pytest
+from rasa.shared.nlu.training_data.message import Message
 
-from deescalate.nlu.emotion import count_cues, load_cues, with_written_cues
+from deescalate.nlu.emotion import count_cues, has_own_threat, is_threat, load_cues, with_written_cues
 
 CUES = load_cues()
 
@@ -94,3 +95,66 @@ def test_a_family_with_its_own_boost_weighs_each_cue_by_it():
     # anxious: 0.3 + 0.3 x 2 (three cues, at most two count); angry: 0.2 + 0.1 x 1
     total = 0.5 + 0.9 + 0.3
     assert scores == {"anxious": round(0.9 / total, 4), "calm": round(0.5 / total, 4), "angry": round(0.3 / total, 4)}
+
+
+def test_name_calling_makes_fury_however_sure_the_classifier_is_of_anger():
+    assert best("你们银行真是流氓，乱开业务", angry=0.85, furious=0.05, calm=0.1) == "furious"
+    assert best("什么垃圾软件，还了钱也借不出来", angry=0.85, furious=0.05, calm=0.1) == "furious"
+
+
+def test_an_insult_the_customer_reports_is_not_the_customers_fury():
+    text = "催收在电话里骂我不要脸，要求处理这个催收员"
+    assert count_cues(text, CUES)["insult"] == 0
+    assert best(text, angry=0.85, furious=0.05, calm=0.1) == "angry"
+
+
+def test_likening_the_company_to_criminals_leans_towards_fury_without_deciding_it():
+    assert count_cues("你们催收跟黑社会一样", CUES)["likening"] == 1
+    assert best("你们催收跟黑社会一样", angry=0.85, furious=0.05, calm=0.1) == "angry"
+    assert best("你们催收跟黑社会一样", angry=0.5, furious=0.4, calm=0.1) == "furious"
+
+
+def escalation(text, mention, value="legal"):
+    start = text.index(mention)
+    return {"entity": "escalation", "value": value, "start": start, "end": start + len(mention)}
+
+
+@pytest.mark.parametrize(
+    "text, mention, value",
+    [
+        ("再不退钱我就找律师起诉你们", "律师", "legal"),
+        ("你们不处理我明天就去报警", "报警", "police"),
+        ("我要向金融监管局投诉", "金融监管局", "regulator"),
+        ("我已经活不下去了", "活不下去", "self_harm_or_violence"),
+    ],
+)
+def test_a_step_the_customer_threatens_is_a_threat(text, mention, value):
+    assert is_threat(text, escalation(text, mention, value), CUES["threat"])
+
+
+@pytest.mark.parametrize(
+    "text, mention, value",
+    [
+        ("利息太高，我已经咨询过律师了，要求结清", "律师", "legal"),
+        ("我问了律师事务所，他们让我来这里反映", "律师事务所", "legal"),
+        ("这件事已在消协投诉过，一直没有结果", "消协", "consumer_association"),
+        ("我打过12378，说让我先找银行", "12378", "regulator"),
+    ],
+)
+def test_a_step_already_taken_or_asked_about_is_no_threat(text, mention, value):
+    assert not is_threat(text, escalation(text, mention, value), CUES["threat"])
+
+
+def test_only_the_customers_threat_turns_a_message_furious():
+    taken = Message(data={"text": "我已经咨询过律师了，要求结清", "entities": []})
+    taken.set("entities", [escalation(taken.get("text"), "律师")])
+    threat = Message(data={"text": "不退钱我就请律师起诉", "entities": []})
+    threat.set("entities", [escalation(threat.get("text"), "律师")])
+    assert not has_own_threat(taken, CUES["threat"])
+    assert has_own_threat(threat, CUES["threat"])
+    assert not has_own_threat(Message(data={"text": "利息太高"}), CUES["threat"])
+
+
+@pytest.mark.parametrize("text", ["不过我一定会起诉你们", "实在不得已只能起诉你们"])
+def test_words_that_only_look_like_a_taken_step_keep_the_threat(text):
+    assert is_threat(text, escalation(text, "起诉"), CUES["threat"])

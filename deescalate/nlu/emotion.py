@@ -37,7 +37,11 @@ CUES_FILE = Path(__file__).resolve().parent / "emotion_cues.yml"
 def load_cues(path: Path = CUES_FILE) -> Dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     families = {name: {**family, "pattern": re.compile(family["pattern"])} for name, family in data["families"].items()}
-    return {**data, "families": families}
+    threat = dict(data.get("threat") or {})
+    for key in ("taken_before", "taken_after"):
+        if key in threat:
+            threat[key] = re.compile(threat[key])
+    return {**data, "families": families, "threat": threat}
 
 
 def count_cues(text: str, cues: Dict[str, Any]) -> Dict[str, int]:
@@ -89,9 +93,26 @@ def upset_phrase(classes: Sequence[str], phrases: np.ndarray, min_confidence: fl
     return name, round(max(found[name]), 4)
 
 
-def has_own_threat(message: Message) -> bool:
-    """Whether the extractors kept an escalation entity: the customer's own threat."""
-    return any(entity.get("entity") == "escalation" for entity in message.get(ENTITIES) or [])
+def is_threat(text: str, entity: Dict[str, Any], rule: Dict[str, Any]) -> bool:
+    """Whether an escalation mention threatens, rather than tells of a step already taken or asked about."""
+    start, end = entity.get("start"), entity.get("end")
+    if entity.get("value") in rule.get("always", ()) or start is None or end is None:
+        return True
+    before = text[max(0, start - int(rule.get("taken_chars", 8))) : start]
+    taken_before, taken_after = rule.get("taken_before"), rule.get("taken_after")
+    return not (
+        (taken_before is not None and taken_before.search(before))
+        or (taken_after is not None and taken_after.match(text[end : end + 3]))
+    )
+
+
+def has_own_threat(message: Message, rule: Optional[Dict[str, Any]] = None) -> bool:
+    """Whether the extractors kept an escalation entity that is the customer's own threat."""
+    text = message.get(TEXT) or ""
+    return any(
+        entity.get("entity") == "escalation" and is_threat(text, entity, rule or {})
+        for entity in message.get(ENTITIES) or []
+    )
 
 
 def example_emotion(message: Message) -> Optional[str]:
@@ -125,7 +146,8 @@ class EmotionClassifier(NgramClassifier):
         if EmotionClassifier._cues is None:
             EmotionClassifier._cues = load_cues()
         text = message.get(TEXT) or ""
-        ranking = with_written_cues(ranking, text, EmotionClassifier._cues, threat=has_own_threat(message))
+        cues = EmotionClassifier._cues
+        ranking = with_written_cues(ranking, text, cues, threat=has_own_threat(message, cues.get("threat")))
         name, confidence = ranking[0]
         message.set(EMOTION, {"name": name, "confidence": confidence}, add_to_output=True)
 
