@@ -168,3 +168,37 @@ def test_a_broken_pattern_fails_the_settings_load():
 )
 def test_second_complaints_in_other_words_switch(settings, kb, intent, ranking, text, domain):
     assert reading(settings, kb, "mis_selling", intent, ranking, text, domain).role == NEW_COMPLAINT
+
+
+@pytest.mark.parametrize(
+    "intent, low_confidence", [("out_of_scope", False), ("provide_info", False), ("fees_and_charges", True)]
+)
+def test_a_first_turn_that_states_its_complaint_clearly_opens_the_case_whatever_its_act(
+    settings, kb, intent, low_confidence
+):
+    ranking = [("debt_collection", 0.9), ("privacy_concern", 0.05)]
+    text = "催收天天打电话骚扰我的家人和同事"
+    read = reading(settings, kb, None, intent, ranking, text, domain="bank", low_confidence=low_confidence)
+    assert read.role == COMPLAINT and read.weight == 1.0
+    scores = add_evidence(settings, {}, ranking, read.weight)
+    assert case_cause(settings, scores, None, read.may_switch) == "debt_collection"
+
+
+@pytest.mark.parametrize(
+    "ranking, text",
+    [
+        ([("debt_collection", 0.45), ("privacy_concern", 0.3)], "催收天天打电话骚扰我的家人和同事"),  # cause unsure
+        ([("surrender_loss", 0.9)], "交了两年，现金价值三万二"),  # facts, no grievance
+    ],
+)
+def test_an_unclear_first_turn_read_as_an_act_stays_an_act(settings, kb, ranking, text):
+    read = reading(settings, kb, None, "out_of_scope", ranking, text)
+    assert read.role == ACT and read.weight == settings.act_weights.get("out_of_scope", 0.0)
+    unsure = reading(settings, kb, None, "surrender_loss", ranking, text, low_confidence=True)
+    assert unsure.role == ACT and unsure.weight == settings.act_weights["nlu_fallback"]
+
+
+def test_an_act_in_a_case_that_has_a_cause_never_opens_it_again(settings, kb):
+    ranking = [("debt_collection", 0.9)]
+    read = reading(settings, kb, "fees_and_charges", "out_of_scope", ranking, "催收天天打电话骚扰我", domain="bank")
+    assert read.role == ACT and not read.may_switch

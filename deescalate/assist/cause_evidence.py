@@ -9,7 +9,10 @@ One rule, `read_turn`, says what a turn is to the case:
 
 - `complaint`: a complaint while the case has no cause yet, or more of the
   case's own complaint (weight 1; a grievance the NLU files under another
-  cause without a clear lead counts like provide_info);
+  cause without a clear lead counts like provide_info). A first turn whose
+  dialogue act is another (out of scope, unsure, a narrative of facts) is a
+  complaint too when it clears the bar of a new complaint below: a written
+  complaint is often all three at once;
 - `new_complaint`: a second complaint, clearly stated (weight 1, and the only
   kind of turn that may change a cause the case already has);
 - `more_facts`: the NLU files the turn under another cause, but the customer
@@ -131,6 +134,21 @@ def states_grievance(settings: NewComplaintSettings, text: str, fact_spans: Sequ
     return found
 
 
+def opens_case(
+    rule: NewComplaintSettings, ranking: Sequence[Tuple[str, float]], text: str, fact_spans: Sequence[Tuple[int, int]]
+) -> Tuple[str, ...]:
+    """The grievance words of a first turn that states its complaint clearly, whatever its dialogue act.
+
+    A written complaint often reads to the dialogue-act classifier as out of
+    scope or unsure while its cause is plain; such a turn opens the case like
+    a stated complaint when it clears the bar a second complaint must clear:
+    a cause of at least `confidence` and words of grievance. Empty otherwise.
+    """
+    if not ranking or ranking[0][1] < rule.confidence:
+        return ()
+    return tuple(states_grievance(rule, text, fact_spans))
+
+
 def read_turn(
     settings: CauseEvidenceSettings,
     case_cause: Optional[str],
@@ -141,15 +159,18 @@ def read_turn(
     fact_spans: Sequence[Tuple[int, int]] = (),
 ) -> TurnReading:
     """What this turn is to the case's cause, and how much its cause distribution counts."""
-    if low_confidence:
-        return TurnReading(ACT, settings.act_weights.get("nlu_fallback", 0.0), ("unsure",))
-    if intent not in CAUSES:
+    rule = settings.new_complaint
+    if low_confidence or intent not in CAUSES:
+        opening = () if case_cause else opens_case(rule, ranking, text, fact_spans)
+        if opening:
+            return TurnReading(COMPLAINT, 1.0, opening)
+        if low_confidence:
+            return TurnReading(ACT, settings.act_weights.get("nlu_fallback", 0.0), ("unsure",))
         return TurnReading(ACT, settings.act_weights.get(intent, 0.0), (intent,))
     top = ranking[0] if ranking else (intent, 1.0)
     if not case_cause or top[0] == case_cause:
         return TurnReading(COMPLAINT, 1.0, ("stated",))
     # Another cause: a second complaint, or more of this one in other words.
-    rule = settings.new_complaint
     partial = settings.act_weights.get("provide_info", 0.0)
     words = tuple(states_grievance(rule, text, fact_spans))
     clear = top[1] >= rule.confidence and top[1] - dict(ranking).get(case_cause, 0.0) >= rule.margin
