@@ -187,3 +187,60 @@ def test_without_the_folder_the_evaluation_skips_with_a_message(tmp_path: Path, 
     assert rw.real_dev_dir(tmp_path) is None
     assert rw.main(["--real-dev", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == rw.SKIP_MESSAGE
+
+
+def test_the_assists_cause_counts_a_complaint_it_names_no_cause_for_against_recall():
+    items = [complaint(c) for c in ["fees_and_charges"] * 5 + ["debt_collection"] * 5]
+    shown = ["fees_and_charges"] * 4 + [None] + ["debt_collection"] * 5
+    ours = scores(
+        items,
+        [],
+        Predictions(
+            [i["intent"] for i in items],
+            ["calm"] * 10,
+            [],
+            [[] for _ in items],
+            [c is None for c in shown],
+            [False] * 10,
+            shown,
+        ),
+    )
+    assert ours["cause_macro_f1"] == 1.0 and ours["fallback_rate"] == 0.1
+    # fees: precision 1, recall 0.8 -> F1 0.889; debt collection 1.0
+    assert ours["shown_cause_macro_f1"] == round((2 * 0.8 / 1.8 + 1.0) / 2, 4)
+    assert "| fallback rate (the assist names no cause) | 0.100 |" in markdown(
+        {
+            "model": ours,
+            "plain_baseline": scores(items, [], Predictions(["fees_and_charges"] * 10, ["calm"] * 10, [])),
+            "snownlp": None,
+            "intervals": {},
+        }
+    )
+
+
+def parse_of(text: str, intent: str, confidence: float, cause: str, cause_confidence: float) -> Dict[str, Any]:
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": [{"name": intent, "confidence": confidence}],
+        "entities": [],
+        "emotion": {"name": "angry", "confidence": 0.8},
+        "cause": {
+            "name": cause,
+            "confidence": cause_confidence,
+            "ranking": [{"name": cause, "confidence": cause_confidence}],
+        },
+    }
+
+
+def test_the_fallback_is_read_from_what_the_assist_names_on_a_first_turn():
+    written = "催收公司天天打电话骚扰我的家人，还威胁要上门"
+    shown = rw.first_turn_causes(
+        [
+            parse_of(written, "out_of_scope", 0.5, "debt_collection", 0.9),  # the act says nothing, the cause is plain
+            parse_of(written, "nlu_fallback", 0.4, "debt_collection", 0.45),  # unsure on both counts
+            parse_of("你好", "greet", 0.98, "debt_collection", 0.35),  # a greeting names no cause
+            parse_of(written, "debt_collection", 0.9, "debt_collection", 0.9),
+        ]
+    )
+    assert shown == ["debt_collection", None, None, "debt_collection"]

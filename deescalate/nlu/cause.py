@@ -29,7 +29,6 @@ from deescalate.nlu.clauses import clause_spans, span_pieces
 from deescalate.nlu.ngram_classifier import NgramClassifier, token_features
 
 CAUSE = "cause"
-DEFAULT_THRESHOLD = 0.3
 RANKING_LENGTH = 5
 
 
@@ -55,7 +54,6 @@ class CauseClassifier(NgramClassifier):
     def get_default_config() -> Dict[Text, Any]:
         return {
             **NgramClassifier.get_default_config(),
-            "threshold": DEFAULT_THRESHOLD,
             "min_clause_chars": 6,
             "secondary_confidence": 0.4,
         }

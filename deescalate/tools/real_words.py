@@ -14,7 +14,9 @@ it. Scores, on `complaints.yml` without its `skip` items:
   as right, overall and on `confidence: high` items;
 - emotion macro-F1 and upset-vs-calm F1 (upset = angry, furious, anxious);
 - escalation recall and precision per complaint (any threat at all) and per value;
-- the fallback rate: complaints whose cause is too unsure to name.
+- the fallback rate: complaints for which the assist names no cause when it
+  reads them as the first turn of a case (deescalate/assist: what an agent
+  sees), and the cause macro-F1 of what it names (`shown_cause_macro_f1`).
 
 `emotion_weibo.yml` scores upset-vs-calm and emotion macro-F1. Two peers run in
 the same evaluation: a plain character n-gram logistic regression trained on the
@@ -113,13 +115,18 @@ async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
     return [await agent.parse_message(text) for text in texts]
 
 
-def cause_threshold(config_file: Path = ROOT / "config.yml") -> float:
-    """Below this cause confidence the assist answer names no cause (the cause component's setting)."""
-    from deescalate.nlu.cause import DEFAULT_THRESHOLD
+def first_turn_causes(parses: List[Dict[str, Any]]) -> List[Optional[str]]:
+    """The cause the assist names for each parse read as the first turn of a new case (None: none).
 
-    pipeline = yaml.safe_load(config_file.read_text(encoding="utf-8"))["pipeline"]
-    entry: Dict[str, Any] = next((c for c in pipeline if c.get("name", "").endswith("CauseClassifier")), {})
-    return float(entry.get("threshold", DEFAULT_THRESHOLD))
+    The assist, not the parse, decides whether a cause is sure enough to name
+    (deescalate/assist/cause_evidence.py), so the fallback rate is read from it.
+    """
+    from deescalate.assist.engine import AssistEngine
+    from deescalate.assist.state import AssistSettings, CaseState
+    from deescalate.kb.loader import load_kb
+
+    engine = AssistEngine(load_kb(ROOT / "scripts_kb"), AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+    return [engine.turn(CaseState(), parse).state.cause for parse in parses]
 
 
 def texts_of(sets: RealWords) -> List[str]:
@@ -129,14 +136,14 @@ def texts_of(sets: RealWords) -> List[str]:
 def readings(parses: List[Dict[str, Any]], sets: RealWords) -> Predictions:
     """Predictions from the parses of `texts_of(sets)`, in that order."""
     on_complaints, on_weibo = parses[: len(sets.complaints)], parses[len(sets.complaints) :]
-    causes = [predicted_cause(p) for p in on_complaints]
-    threshold = cause_threshold()
+    shown = first_turn_causes(on_complaints)
     return Predictions(
-        causes=[c["name"] for c in causes],
+        causes=[predicted_cause(p)["name"] for p in on_complaints],
         emotions=[emotion_of(p) for p in on_complaints],
         weibo_emotions=[emotion_of(p) for p in on_weibo],
         escalations=[escalations(p) for p in on_complaints],
-        fallbacks=[float(c.get("confidence") or 0) < threshold for c in causes],
+        fallbacks=[cause is None for cause in shown],
+        shown_causes=shown,
         intent_fallbacks=[(p.get("intent") or {}).get("name") == "nlu_fallback" for p in on_complaints],
     )
 

@@ -36,8 +36,9 @@ class Predictions:
     emotions: List[str]
     weibo_emotions: List[str]
     escalations: Optional[List[List[str]]] = None
-    fallbacks: Optional[List[bool]] = None  # the cause is too unsure to name
+    fallbacks: Optional[List[bool]] = None  # the assist names no cause
     intent_fallbacks: Optional[List[bool]] = None  # Rasa's intent fell back (nlu_fallback)
+    shown_causes: Optional[List[Optional[str]]] = None  # the cause the assist names, if any
 
 
 def upset_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
@@ -118,6 +119,10 @@ def scores(complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]], ours: 
         result.update(escalation_scores([list(i.get("escalation") or []) for i in complaints], ours.escalations))
     if ours.fallbacks is not None:
         result["fallback_rate"] = share(ours.fallbacks)
+    if ours.shown_causes is not None:
+        named = [c or "none" for c in ours.shown_causes]
+        gold = [i["intent"] for i in complaints]
+        result["shown_cause_macro_f1"] = cause_macro_f1(gold, named, scored_causes(gold))
     if ours.intent_fallbacks is not None:
         result["intent_fallback_rate"] = share(ours.intent_fallbacks)
     gold_weibo = [i["emotion"] for i in weibo]
