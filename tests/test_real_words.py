@@ -73,7 +73,9 @@ def test_a_peer_without_threats_or_confidence_gets_no_such_figures():
     ours = scores(
         items,
         posts,
-        Predictions(["fees_and_charges"] * 2, ["angry"] * 2, ["calm"], [[], []], [False, True], [True, False]),
+        Predictions(
+            ["fees_and_charges"] * 2, ["angry"] * 2, ["calm"], [[], []], [True, False], ["fees_and_charges", None]
+        ),
     )
     assert (ours["fallback_rate"], ours["intent_fallback_rate"], ours["escalation_recall"]) == (0.5, 0.5, 1.0)
     assert ours["weibo"] == {"items": 1, "upset_f1": 0.0, "emotion_macro_f1": 0.0}
@@ -130,7 +132,7 @@ def test_figures_and_limits_are_named_alike_for_retrain():
 def report_of(items: List[Dict[str, Any]], posts: List[Dict[str, Any]]) -> Dict[str, Any]:
     causes = [i["intent"] for i in items]
     nothing = [False] * len(items)
-    ours = Predictions(causes, ["angry"] * len(items), ["angry"] * len(posts), [[] for _ in items], nothing, nothing)
+    ours = Predictions(causes, ["angry"] * len(items), ["angry"] * len(posts), [[] for _ in items], nothing, causes)
     peer = Predictions(["fees_and_charges"] * len(items), ["calm"] * len(items), ["calm"] * len(posts))
     return {
         "model": scores(items, posts, ours),
@@ -173,7 +175,12 @@ def test_the_report_compares_typed_and_spoken_figures_when_both_were_measured():
     report = report_of(items, posts)
     assert "speech-to-text" not in markdown(report)
     spoken = Predictions(
-        ["fees_and_charges"] * 10, ["angry"] * 10, ["calm"] * 6, [[] for _ in items], [True] + [False] * 9
+        ["fees_and_charges"] * 10,
+        ["angry"] * 10,
+        ["calm"] * 6,
+        [[] for _ in items],
+        None,
+        [None] + ["fees_and_charges"] * 9,
     )
     report["model"]["speech"] = scores(items, posts, spoken)
     text = markdown(report)
@@ -200,7 +207,6 @@ def test_the_assists_cause_counts_a_complaint_it_names_no_cause_for_against_reca
             ["calm"] * 10,
             [],
             [[] for _ in items],
-            [c is None for c in shown],
             [False] * 10,
             shown,
         ),

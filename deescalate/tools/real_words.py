@@ -33,6 +33,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -115,17 +116,25 @@ async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
     return [await agent.parse_message(text) for text in texts]
 
 
+@lru_cache(maxsize=1)
+def _assist_engine() -> Any:
+    """The assist engine of the repository's knowledge base and settings, loaded once per process."""
+    from deescalate.assist.engine import AssistEngine
+    from deescalate.assist.state import AssistSettings
+    from deescalate.kb.loader import load_kb
+
+    return AssistEngine(load_kb(ROOT / "scripts_kb"), AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+
+
 def first_turn_causes(parses: List[Dict[str, Any]]) -> List[Optional[str]]:
     """The cause the assist names for each parse read as the first turn of a new case (None: none).
 
     The assist, not the parse, decides whether a cause is sure enough to name
     (deescalate/assist/cause_evidence.py), so the fallback rate is read from it.
     """
-    from deescalate.assist.engine import AssistEngine
-    from deescalate.assist.state import AssistSettings, CaseState
-    from deescalate.kb.loader import load_kb
+    from deescalate.assist.state import CaseState
 
-    engine = AssistEngine(load_kb(ROOT / "scripts_kb"), AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+    engine = _assist_engine()
     return [engine.turn(CaseState(), parse).state.cause for parse in parses]
 
 
@@ -136,15 +145,13 @@ def texts_of(sets: RealWords) -> List[str]:
 def readings(parses: List[Dict[str, Any]], sets: RealWords) -> Predictions:
     """Predictions from the parses of `texts_of(sets)`, in that order."""
     on_complaints, on_weibo = parses[: len(sets.complaints)], parses[len(sets.complaints) :]
-    shown = first_turn_causes(on_complaints)
     return Predictions(
         causes=[predicted_cause(p)["name"] for p in on_complaints],
         emotions=[emotion_of(p) for p in on_complaints],
         weibo_emotions=[emotion_of(p) for p in on_weibo],
         escalations=[escalations(p) for p in on_complaints],
-        fallbacks=[cause is None for cause in shown],
-        shown_causes=shown,
         intent_fallbacks=[(p.get("intent") or {}).get("name") == "nlu_fallback" for p in on_complaints],
+        shown_causes=first_turn_causes(on_complaints),
     )
 
 

@@ -36,9 +36,8 @@ class Predictions:
     emotions: List[str]
     weibo_emotions: List[str]
     escalations: Optional[List[List[str]]] = None
-    fallbacks: Optional[List[bool]] = None  # the assist names no cause
     intent_fallbacks: Optional[List[bool]] = None  # Rasa's intent fell back (nlu_fallback)
-    shown_causes: Optional[List[Optional[str]]] = None  # the cause the assist names, if any
+    shown_causes: Optional[List[Optional[str]]] = None  # the cause the assist names; None: it names none
 
 
 def upset_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
@@ -117,12 +116,9 @@ def scores(complaints: List[Dict[str, Any]], weibo: List[Dict[str, Any]], ours: 
     )
     if ours.escalations is not None:
         result.update(escalation_scores([list(i.get("escalation") or []) for i in complaints], ours.escalations))
-    if ours.fallbacks is not None:
-        result["fallback_rate"] = share(ours.fallbacks)
     if ours.shown_causes is not None:
-        named = [c or "none" for c in ours.shown_causes]
-        gold = [i["intent"] for i in complaints]
-        result["shown_cause_macro_f1"] = cause_macro_f1(gold, named, scored_causes(gold))
+        result["fallback_rate"] = share([cause is None for cause in ours.shown_causes])
+        result["shown_cause_macro_f1"] = cause_scores(complaints, ours.shown_causes)["cause_macro_f1"]
     if ours.intent_fallbacks is not None:
         result["intent_fallback_rate"] = share(ours.intent_fallbacks)
     gold_weibo = [i["emotion"] for i in weibo]
