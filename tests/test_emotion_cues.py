@@ -155,6 +155,9 @@ def test_only_the_customers_threat_turns_a_message_furious():
     assert not has_own_threat(Message(data={"text": "利息太高"}), CUES["threat"])
 
 
-@pytest.mark.parametrize("text", ["不过我一定会起诉你们", "实在不得已只能起诉你们"])
+@pytest.mark.parametrize(
+    "text",
+    ["不过我一定会起诉你们", "实在不得已只能起诉你们", "谈不拢就通过起诉解决", "利息超过上限我就起诉你们"],
+)
 def test_words_that_only_look_like_a_taken_step_keep_the_threat(text):
     assert is_threat(text, escalation(text, "起诉"), CUES["threat"])

@@ -93,6 +93,9 @@ def own_threats(text):
         ("年费不退的话我只好向银监会反映", "regulator"),
         ("这个利率我已经问过律师了，属于违规", "legal"),
         ("我咨询了律师他们说这笔服务费可以要回来", "legal"),
+        ("协商不了那就只能通过法律程序解决了", "legal"),
+        ("我已经去法院起诉了，下周开庭", "legal"),
+        ("不退钱我们就法院见", "legal"),
     ],
 )
 def test_paraphrased_threats_of_the_customer_are_caught(text, value):
@@ -112,6 +115,11 @@ def test_paraphrased_threats_of_the_customer_are_caught(text, value):
         "对方全责，当时报警后交警开了事故认定书",
         "恳请法院考虑我的实际困难，先解冻工资卡",
         "他们说要起诉我全家",
+        "没想到法院起诉了，传票寄到了老家",
+        "后来法院判了我连本带息还清",
+        "他们直接把我告到了法院",
+        "依照最高人民法院对民间借贷利率的司法解释，这个利率早就超标了",
+        "根据银保监会的文件这种费用不能收",
     ],
 )
 def test_what_others_did_or_a_purchase_channel_is_no_threat_of_the_customer(text):

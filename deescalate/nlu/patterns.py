@@ -63,8 +63,9 @@ def is_own_threat(
 ) -> bool:
     """False when the words around an escalation mention say it is not the customer's own threat.
 
-    Someone else acts (a collector threatens to expose, a court freezes), the
-    customer is the object (曝光我), the authority is quoted (银监会规定), a
+    Someone else acts (a collector threatens to expose, a court freezes or
+    sues), the customer is the object (曝光我, 把我告到法院), an authority or a
+    court is quoted (银监会规定, 依照最高人民法院的司法解释), a
     platform is where something was bought, 报案 is an insurance claim, the
     police came to an accident, or the customer pleads with a court.
     """
@@ -81,11 +82,12 @@ def is_own_threat(
         return False
     if rules["object_after"].search(right) or rules["actor_before"].search(left):
         return False
-    if "法院" in mention and (rules["court_acts_after"].search(right) or rules["plea_before"].search(left)):
+    if "法院" in mention and (court_acts(text, start, mention, right, rules) or rules["plea_before"].search(left)):
         return False
     if entity.get("value") == "police" and rules["accident"].search(clause):
         return False
-    if entity.get("value") in ("regulator", "consumer_association") and rules["citing_after"].search(right):
+    cites_authority = entity.get("value") in ("regulator", "consumer_association") or "法院" in mention
+    if cites_authority and (rules["citing_after"].search(right) or rules["citing_before"].search(left)):
         return False
     if rules["platforms"].fullmatch(mention) and not rules["posting"].search(clause):
         return False
@@ -96,6 +98,18 @@ def is_own_threat(
     ):
         return False
     return True
+
+
+def court_acts(text: str, start: int, mention: str, right: str, rules: Dict[str, "re.Pattern[str]"]) -> bool:
+    """Whether the court named in a mention is the one acting (法院起诉了, 法院判了), not where the customer goes.
+
+    Read from the court's own name on, since a mention may run past it (法院起诉).
+    """
+    at = start + mention.index("法院")
+    return bool(
+        rules["court_acts_after"].search(mention[mention.index("法院") + 2 :] + right)
+        and not rules["to_court_before"].search(text[:at])
+    )
 
 
 def find_pattern_entities(text: str, patterns: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
