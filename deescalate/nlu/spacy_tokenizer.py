@@ -5,11 +5,17 @@ dictionary. This subclass saves our domain words inside the spaCy pipeline
 folder and adds them to jieba whenever the pipeline is loaded, so Rasa's
 SpacyNLP, the EntityRuler and training all segment 退保, 犹豫期, 银保监会… as one
 token. Importing this module registers the tokenizer with spaCy.
+
+jieba gives a word added without a frequency one more than it already has,
+so adding the words again on every load of a pipeline (training loads it
+twice, a server that reloads its model again) would shift the segmentation
+of the same text from load to load. Each word is therefore given to jieba
+once per process.
 """
 
 import json
 from pathlib import Path
-from typing import Callable, Iterable, List, Union
+from typing import Callable, Iterable, List, Set, Union
 
 import jieba
 from spacy.lang.zh import ChineseTokenizer, Segmenter
@@ -22,6 +28,15 @@ _WORDS_FILE = "user_words.json"
 
 jieba.setLogLevel(60)
 
+_GIVEN_TO_JIEBA: Set[str] = set()
+
+
+def give_to_jieba(word: str) -> None:
+    """Add a word to jieba's global dictionary unless this process already has."""
+    if word not in _GIVEN_TO_JIEBA:
+        jieba.add_word(word)
+        _GIVEN_TO_JIEBA.add(word)
+
 
 class JiebaUserWordsTokenizer(ChineseTokenizer):
     """ChineseTokenizer(segmenter=jieba) plus a persisted list of user words."""
@@ -33,9 +48,9 @@ class JiebaUserWordsTokenizer(ChineseTokenizer):
 
     def add_words(self, words: Iterable[str]) -> None:
         for word in words:
-            for form in {word, word.lower()}:
+            for form in dict.fromkeys((word, word.lower())):
                 if form and form not in self.user_words:
-                    jieba.add_word(form)
+                    give_to_jieba(form)
                     self.user_words.append(form)
 
     def to_disk(self, path: Union[str, Path], **kwargs) -> None:
