@@ -105,10 +105,10 @@ def court_acts(text: str, start: int, mention: str, right: str, rules: Dict[str,
 
     Read from the court's own name on, since a mention may run past it (法院起诉).
     """
-    at = start + mention.index("法院")
+    court = mention.index("法院")
     return bool(
-        rules["court_acts_after"].search(mention[mention.index("法院") + 2 :] + right)
-        and not rules["to_court_before"].search(text[:at])
+        rules["court_acts_after"].search(mention[court + 2 :] + right)
+        and not rules["to_court_before"].search(text[: start + court])
     )
 
 
