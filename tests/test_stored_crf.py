@@ -46,6 +46,9 @@ def tokenized(messages: List[Message]) -> None:
         message.add_features(Features(scipy.sparse.coo_matrix(np.ones((count, 1))), "sequence", TEXT, "test"))
 
 
+CONTEXT = ExecutionContext(GraphSchema({}), "test")
+
+
 def trained(tmp_path: Path):
     storage = LocalModelStorage(tmp_path)
     resource = Resource("crf")
@@ -93,3 +96,53 @@ def test_a_model_without_the_component_loads_an_empty_extractor(tmp_path):
     config = StoredCRFEntityExtractor.get_default_config()
     loaded = StoredCRFEntityExtractor.load(config, storage, Resource("missing"), context)
     assert entities_of(loaded, "wo yao quane tuikuan") == []
+
+
+# ---------------------------------------------------------------- annotations inside a token
+
+from rasa.nlu.tokenizers.tokenizer import Token  # noqa: E402
+
+from deescalate.nlu.crf import align_annotations, aligned_to_tokens  # noqa: E402
+
+THREAT = "我就打12378投诉"
+THREAT_TOKENS = [Token("我", 0), Token("就", 1), Token("打12378", 2), Token("投诉", 8)]
+
+
+def regulator(start: int, end: int) -> dict:
+    return {"entity": "escalation", "value": "regulator", "start": start, "end": end}
+
+
+def test_an_annotation_inside_a_token_is_widened_to_it_when_the_wider_words_mean_the_same():
+    synonyms = {"12378": "regulator", "打12378": "regulator"}
+    assert aligned_to_tokens(regulator(3, 8), THREAT, THREAT_TOKENS, synonyms) == regulator(2, 8)
+
+
+def test_an_annotation_is_left_as_it_is_when_no_synonym_gives_the_wider_words_its_value():
+    assert aligned_to_tokens(regulator(3, 8), THREAT, THREAT_TOKENS, {"12378": "regulator"}) == regulator(3, 8)
+    other = {"打12378": "consumer_association"}
+    assert aligned_to_tokens(regulator(3, 8), THREAT, THREAT_TOKENS, other) == regulator(3, 8)
+
+
+def test_an_aligned_annotation_and_other_kinds_are_left_alone():
+    amount = {"entity": "amount", "value": "12378", "start": 3, "end": 8}
+    message = Message(data={"text": THREAT, "entities": [regulator(2, 8), amount]})
+    message.set(TOKENS_NAMES[TEXT], THREAT_TOKENS)
+    align_annotations(message, ["escalation"], {"打12378": "regulator", "12378": "amount"})
+    assert message.get("entities") == [regulator(2, 8), amount]
+
+
+def test_training_widens_the_kinds_the_config_names(tmp_path):
+    texts = ["wo da12378 tousu nimen", "wo jiu da12378", "mingtian da12378 tousu"]
+    messages = []
+    for text in texts:
+        start = text.index("12378")
+        entity = {"entity": "escalation", "value": "regulator", "start": start, "end": start + 5}
+        messages.append(Message(data={"text": text, "intent": "fees_and_charges", "entities": [entity]}))
+    data = TrainingData(messages * 2, entity_synonyms={"12378": "regulator", "da12378": "regulator"})
+    tokenized(data.training_examples)
+    config = {**StoredCRFEntityExtractor.get_default_config(), "align_to_tokens": ["escalation"]}
+    extractor = StoredCRFEntityExtractor.create(config, LocalModelStorage(tmp_path), Resource("crf"), CONTEXT)
+    extractor.train(data)
+    assert [m.get(TEXT)[e["start"] : e["end"]] for m in messages for e in m.get("entities")] == ["da12378"] * 3
+    # the CRF gives the span's words; EntitySynonymMapper then maps da12378 to regulator
+    assert ("escalation", "da12378") in {(e, v) for e, v, _, _ in entities_of(extractor, "wo yao da12378")}

@@ -7,12 +7,20 @@ about 90 MiB that the process keeps afterwards. This subclass stores each
 trained CRF's crfsuite model (a small binary file) and the tag order, and
 loading opens those in memory. Training, features and prediction are Rasa's
 own, so the entities found are the same.
+
+jieba keeps lexicon phrases whole (打12378, 去人民银行, 全部退回来), so an
+annotation of the core words (12378, 人民银行, 退回来) can fall inside a
+token. Rasa tags such a token "no entity" and warns: the CRF would learn that
+these threats and demands are nothing. Before training, an annotation of a
+kind listed in `align_to_tokens` (kinds with a canonical value) is widened to
+the tokens it falls in, when the training data's synonyms give the wider text
+the same value.
 """
 
 import logging
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, Iterable, List, Text
 
 import pycrfsuite
 import rasa.shared.utils.io
@@ -21,7 +29,11 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.extractors.crf_entity_extractor import CRFEntityExtractor, CRFToken
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +54,55 @@ def loaded_crf(model: bytes) -> sklearn_crfsuite.CRF:
     return crf
 
 
+def aligned_to_tokens(
+    entity: Dict[str, Any], text: str, tokens: Iterable[Any], synonyms: Dict[str, str]
+) -> Dict[str, Any]:
+    """The entity widened to the whole tokens its characters fall in, when the wider text means the same.
+
+    Only when the training data's synonyms give the wider text the entity's
+    own canonical value (打12378 → regulator, like 12378): otherwise the CRF
+    would learn spans whose value no synonym maps (报警告, 赔不赔), and the
+    annotation is left as it is.
+    """
+    start, end = entity["start"], entity["end"]
+    inside = [t for t in tokens if t.start < end and t.end > start]
+    if not inside:
+        return entity
+    wider_start, wider_end = min(start, inside[0].start), max(end, inside[-1].end)
+    wider = text[wider_start:wider_end]
+    same_value = synonyms.get(wider.lower(), synonyms.get(wider)) == entity.get("value")
+    if (wider_start, wider_end) == (start, end) or not same_value:
+        return entity
+    return {**entity, "start": wider_start, "end": wider_end}
+
+
+def align_annotations(message: Message, kinds: Iterable[str], synonyms: Dict[str, str]) -> None:
+    """Widen the message's annotated entities of the given kinds to token boundaries (see aligned_to_tokens)."""
+    kinds = set(kinds)
+    entities = message.get(ENTITIES) or []
+    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    text = message.get(TEXT) or ""
+    if kinds and entities and tokens:
+        message.set(
+            ENTITIES,
+            [aligned_to_tokens(e, text, tokens, synonyms) if e.get("entity") in kinds else e for e in entities],
+        )
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
 class StoredCRFEntityExtractor(CRFEntityExtractor):
     """CRFEntityExtractor that persists its trained CRFs and loads them as they are."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**CRFEntityExtractor.get_default_config(), "align_to_tokens": []}
+
+    def train(self, training_data: TrainingData) -> Resource:
+        for message in training_data.entity_examples:
+            align_annotations(
+                message, self.component_config.get("align_to_tokens") or [], training_data.entity_synonyms
+            )
+        return super().train(training_data)
 
     def persist(self, dataset: List[List[CRFToken]]) -> None:
         with self._model_storage.write_to(self._resource) as model_dir:
