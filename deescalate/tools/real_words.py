@@ -121,9 +121,9 @@ def _assist_engine() -> Any:
     """The assist engine of the repository's knowledge base and settings, loaded once per process."""
     from deescalate.assist.engine import AssistEngine
     from deescalate.assist.state import AssistSettings
-    from deescalate.kb.loader import load_kb
+    from deescalate.kb import KB_DIR, load_kb
 
-    return AssistEngine(load_kb(ROOT / "scripts_kb"), AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+    return AssistEngine(load_kb(KB_DIR), AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
 
 
 def first_turn_causes(parses: List[Dict[str, Any]]) -> List[Optional[str]]:
