@@ -39,6 +39,8 @@ def test_phrasal_threats_get_their_canonical_value(text, value):
         ("干脆把这张卡注销了", "cancel_product"),
         ("帮我把保单解约", "cancel_product"),
         ("你们必须给个说法", "explanation"),
+        ("车延误了害我迟到扣了全勤奖谁来赔", "compensation"),
+        ("我就问一句这钱到底退不退", "full_refund"),
     ],
 )
 def test_demand_phrases(text, value):
@@ -145,6 +147,19 @@ def test_a_number_inside_a_longer_number_is_no_police_call():
 )
 def test_in_unpunctuated_speech_another_partys_act_far_away_leaves_the_customers_threat(text, value):
     """Speech-to-text gives no clause boundary: the words that disown a threat must sit near it."""
+    assert value in own_threats(text)
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("催收的在电话里威胁我不让我报警说报了也没用", "police"),
+        ("他们恐吓我不许我去银保监会投诉", "regulator"),
+        ("对方在微信里吓唬我还威胁我 不让我再去打监管电话", "regulator"),
+    ],
+)
+def test_a_step_someone_stops_the_customer_from_taking_is_the_customers_own(text, value):
+    """Speech-to-text joins the other party's threat and the customer's step into one clause."""
     assert value in own_threats(text)
 
 

@@ -63,6 +63,8 @@ def is_own_threat(
 ) -> bool:
     """False when the words around an escalation mention say it is not the customer's own threat.
 
+    A step someone stops the customer from taking (不让我报警) is the customer's own.
+
     Someone else acts (a collector threatens to expose, a court freezes or
     sues), the customer is the object (曝光我, 把我告到法院), an authority or a
     court is quoted (银监会规定, 依照最高人民法院的司法解释), a
@@ -77,6 +79,8 @@ def is_own_threat(
     if (start > 0 and _DIGIT.match(text[start - 1])) or _DIGIT.match(text[end : end + 1]):
         if mention.isdigit():
             return False  # 110 inside a longer number
+    if rules["obstructed_before"].search(left):
+        return True
     clause = left + mention + right
     if rules["others_act"].search(clause) or rules["others_say"].search(left):
         return False
