@@ -6,7 +6,6 @@ and key at fault instead of failing mid-call.
 """
 
 import logging
-from pathlib import Path
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -22,15 +21,11 @@ from deescalate.learning.settings import LearningSettings
 
 logger = logging.getLogger(__name__)
 
-SETTINGS_FILE = Path(__file__).resolve().parent / "assist.yml"
-
 LEARNING = LearningSettings.from_yaml()
 # The per-line figures come from the case database (DATABASE_URL) in the background
 # (deescalate/learning/figures.py); without them suggestions rank by fit alone.
 FIGURES = FiguresCache(LEARNING.ranking)
-ENGINE = AssistEngine(
-    load_kb(KB_DIR), AssistSettings.from_yaml(SETTINGS_FILE), figures=FIGURES.current, ranking=LEARNING.ranking
-)
+ENGINE = AssistEngine(load_kb(KB_DIR), AssistSettings.from_yaml(), figures=FIGURES.current, ranking=LEARNING.ranking)
 CUSTOMER_CHANNELS = set(ENGINE.settings.customer_channels)
 logger.info("Knowledge base loaded from %s: %s", KB_DIR, ENGINE.kb.size())
 

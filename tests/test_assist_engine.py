@@ -6,12 +6,11 @@ from deescalate.assist.engine import AssistEngine, chosen_option
 from deescalate.assist.risk import approval_tier
 from deescalate.assist.state import AssistSettings, CaseState
 from deescalate.contract import CAUSE_DOMAINS
-from deescalate.tools.build import ROOT
 
 
 @pytest.fixture(scope="module")
 def engine(kb):
-    return AssistEngine(kb, AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+    return AssistEngine(kb, AssistSettings.from_yaml())
 
 
 def parse(intent, text="", emotion="calm", confidence=0.95, entities=()):

@@ -7,12 +7,11 @@ from deescalate.assist.facts import read_facts
 from deescalate.assist.risk import approval_tier
 from deescalate.assist.state import AssistSettings, CaseState
 from deescalate.kb.conditions import ConditionError, condition
-from deescalate.tools.build import ROOT
 
 
 @pytest.fixture(scope="module")
 def engine(kb):
-    return AssistEngine(kb, AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+    return AssistEngine(kb, AssistSettings.from_yaml())
 
 
 def parse(intent, text="", emotion="calm", entities=()):

@@ -18,12 +18,11 @@ from deescalate.assist.cause_evidence import (
 )
 from deescalate.assist.facts import fact_spans
 from deescalate.assist.state import AssistSettings
-from deescalate.tools.build import ROOT
 
 
 @pytest.fixture(scope="module")
 def settings():
-    return AssistSettings.from_yaml(ROOT / "actions" / "assist.yml").cause_evidence
+    return AssistSettings.from_yaml().cause_evidence
 
 
 def reading(settings, kb, case, intent, ranking, text, domain="insurance", low_confidence=False):

@@ -16,7 +16,6 @@ from deescalate.kb.loader import line_id
 from deescalate.learning.figures import FiguresCache
 from deescalate.learning.ranking import Figures, LineStats, Ranker
 from deescalate.learning.settings import LearningSettings
-from deescalate.tools.build import ROOT
 from tests.conftest import examples
 
 RANKING = LearningSettings.from_yaml().ranking
@@ -100,7 +99,7 @@ def empathy_ids(kb):
 
 
 def test_without_figures_the_engine_ranks_by_fit_and_says_so(kb):
-    plain = AssistEngine(kb, AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+    plain = AssistEngine(kb, AssistSettings.from_yaml())
     down = AssistEngine(kb, plain.settings, figures=lambda: None, ranking=RANKING)
     first = plain.turn(CaseState(), furious_turn(), "case-1").suggestions
     assert down.turn(CaseState(), furious_turn(), "case-1").suggestions == first
@@ -116,7 +115,7 @@ def test_the_engine_offers_the_calming_line_and_explains_it(kb):
     figures = Figures(stats, {ids[0]: "retired"})
     engine = AssistEngine(
         kb,
-        AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"),
+        AssistSettings.from_yaml(),
         figures=lambda: figures,
         ranking=dataclasses.replace(RANKING, exploration=0.0),
     )

@@ -4,11 +4,10 @@ from deescalate.assist.engine import AssistEngine
 from deescalate.assist.record import build_case_record, render_record_zh
 from deescalate.assist.state import AssistSettings, CaseState
 from deescalate.assist.voice import customer_messages, needs_handoff
-from deescalate.tools.build import ROOT
 
 
 def _engine(kb):
-    return AssistEngine(kb, AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+    return AssistEngine(kb, AssistSettings.from_yaml())
 
 
 def _parse(intent, text, emotion, entities=()):

@@ -10,6 +10,7 @@ import yaml
 from deescalate.assist.cause_evidence import CauseEvidenceSettings
 from deescalate.assist.risk import RiskSettings
 
+SETTINGS_FILE = Path(__file__).resolve().parents[2] / "actions" / "assist.yml"
 DEMAND_BORNE: Dict[str, List[str]] = {"compensation": ["amount"], "full_refund": ["amount - cash_value", "amount"]}
 
 
@@ -32,7 +33,7 @@ class AssistSettings:
     demand_borne: Dict[str, List[str]] = field(default_factory=lambda: dict(DEMAND_BORNE))
 
     @classmethod
-    def from_yaml(cls, path: Path) -> "AssistSettings":
+    def from_yaml(cls, path: Path = SETTINGS_FILE) -> "AssistSettings":
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         risk = data["risk"]
         return cls(

@@ -123,7 +123,7 @@ def _assist_engine() -> Any:
     from deescalate.assist.state import AssistSettings
     from deescalate.kb import KB_DIR, load_kb
 
-    return AssistEngine(load_kb(KB_DIR), AssistSettings.from_yaml(ROOT / "actions" / "assist.yml"))
+    return AssistEngine(load_kb(KB_DIR), AssistSettings.from_yaml())
 
 
 def first_turn_causes(parses: List[Dict[str, Any]]) -> List[Optional[str]]:
