@@ -9,6 +9,8 @@ from typing import Dict, Iterable, Optional, Pattern, Tuple
 
 import yaml
 
+from deescalate.digits import SPOKEN_DIGITS
+
 SETTINGS_FILE = Path(__file__).resolve().with_name("privacy.yml")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -57,7 +59,7 @@ class PrivacySettings:
         groups, separators, resident = data["number_groups"], data["separators"], data["resident_id"]
         return cls(
             placeholders=dict(data["placeholders"]),
-            spoken_digits={str(k): str(v) for k, v in data["spoken_digits"].items()},
+            spoken_digits=dict(SPOKEN_DIGITS),
             spoken_units=str(data.get("spoken_units", "")),
             spoken_units_after=str(data.get("spoken_units_after", "")),
             spaces=separators["spaces"],

@@ -1,3 +1,5 @@
+import pytest
+
 from deescalate.nlu.normalizer import normalize_text, to_halfwidth, to_simplified
 
 
@@ -51,3 +53,30 @@ def test_a_leading_slash_never_reaches_rasa_as_a_command():
     assert normalize_text("／restart") == "／restart"
     assert normalize_text("/greet") == "／greet"
     assert len(normalize_text("/請幫我")) == len("/請幫我")
+
+
+@pytest.mark.parametrize(
+    "spoken, read",
+    [
+        ("再不处理我就打幺二三七八", "再不处理我就打12378"),
+        ("我已经打了一二三一五", "我已经打了12315"),
+        ("逼急了我就打幺幺零", "逼急了我就打110"),
+        ("二零二三年三月开的卡", "2023年三月开的卡"),
+        ("一九九八年买的保单", "1998年买的保单"),
+        ("尾号幺三五七那张卡", "尾号1357那张卡"),
+    ],
+)
+def test_numbers_read_out_digit_by_digit_become_digits(spoken, read):
+    assert normalize_text(spoken) == read
+
+
+@pytest.mark.parametrize("words", ["来了七八个人", "钱被扣得七七八八了", "一二三四都数不清", "三四五个网点都跑遍了"])
+def test_counts_and_idioms_made_of_digit_characters_stay_words(words):
+    assert normalize_text(words) == words
+
+
+def test_the_masker_and_the_nlu_read_spoken_digits_with_one_table():
+    from deescalate.digits import SPOKEN_DIGITS
+    from deescalate.privacy_rules import PrivacySettings
+
+    assert PrivacySettings.from_yaml().spoken_digits == SPOKEN_DIGITS

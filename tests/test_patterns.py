@@ -166,3 +166,18 @@ def test_a_step_someone_stops_the_customer_from_taking_is_the_customers_own(text
 def test_in_unpunctuated_speech_another_partys_threat_near_the_mention_is_still_theirs():
     assert own_threats("催收员打电话威胁说要去银保监会告我骗贷") == set()
     assert own_threats("他们扬言要把我的照片发到抖音上") == set()
+
+
+@pytest.mark.parametrize(
+    "spoken, value",
+    [
+        ("你们再拖着不办我就打幺二三七八", "regulator"),
+        ("再这样我就打幺幺零了", "police"),
+        ("我要打一二三一五", "consumer_association"),
+    ],
+)
+def test_a_number_speech_to_text_spells_out_is_the_same_threat(spoken, value):
+    """The NLU normalises 幺二三七八 to 12378 before any extractor reads it."""
+    from deescalate.textnorm import normalize_text
+
+    assert value in own_threats(normalize_text(spoken))
