@@ -83,6 +83,8 @@ def own_threats(text):
         ("这周末我们几个受骗的组团去你们总部讨说法", "mass_incident"),
         ("我已经拉了个维权群，到时候大家一起上门", "mass_incident"),
         ("后天我叫上全小区的人一块过来", "mass_incident"),
+        ("我们楼里十几户都让你们坑了 下礼拜我们一块儿去你们支行", "mass_incident"),
+        ("约好了下周大家一起去总行讨个说法", "mass_incident"),
         ("不给解决我就把录音传到B站上", "media"),
         ("我会把这事拍成视频发到快手", "media"),
         ("再拖下去我就拿着菜刀上门", "self_harm_or_violence"),
@@ -108,6 +110,8 @@ def test_paraphrased_threats_of_the_customer_are_caught(text, value):
     "text",
     [
         "这个小家电是我刷抖音看到广告下单的",
+        "我和我爱人明天一起去网点把卡销了",
+        "二十多家网点都去问过了没人说得清",
         "催收员威胁说要把我欠钱的事曝光到网上",
         "他们发律师函给我家人",
         "平台已经起诉我了，我想协商还款",
