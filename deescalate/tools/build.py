@@ -23,7 +23,18 @@ ROOT = Path(__file__).resolve().parents[2]
 LEXICON = ROOT / "data" / "nlu" / "lexicon.yml"
 SPACY_DIR = ROOT / "build" / "spacy_zh"
 # data/drafts/ trains the taboo check (deescalate/assist/taboo_model.py), not the NLU model.
-MODEL_INPUTS = ["config.yml", "domain.yml", "data/nlu", "data/rules.yml", "deescalate/nlu", "deescalate/turn_policy.py"]
+# The NLU components' code and every module of ours they import (tests/test_build.py checks it).
+MODEL_INPUTS = [
+    "config.yml",
+    "domain.yml",
+    "data/nlu",
+    "data/rules.yml",
+    "deescalate/nlu",
+    "deescalate/turn_policy.py",
+    "deescalate/contract.py",
+    "deescalate/textnorm.py",
+    "deescalate/digits.py",
+]
 TRAINING_DATA = ["data/nlu", "data/rules.yml"]
 
 
