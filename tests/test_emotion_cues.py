@@ -54,9 +54,27 @@ def test_worry_about_money_and_family_turns_an_angry_guess_anxious():
     assert best(text, angry=0.55, anxious=0.35, calm=0.1) == "anxious"
 
 
-def test_an_insult_turns_anger_into_fury_but_leaves_calm_alone():
+def test_an_insult_is_fury_whatever_the_words_around_it_read_like():
     assert best("这家公司就是流氓", angry=0.5, furious=0.4, calm=0.1) == "furious"
-    assert best("这家公司就是流氓", calm=0.9, angry=0.05, furious=0.05) != "furious"
+    # A short post of pure name-calling the classifier reads as calm is still fury.
+    assert best("再见吧你们 操你大爷", calm=0.9, angry=0.05, furious=0.05) == "furious"
+
+
+def test_profanity_that_intensifies_fear_leaves_worry_alone():
+    assert best("半夜有人砸门 他妈的吓死我了", anxious=0.7, angry=0.2, furious=0.1) == "anxious"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "厂里停工三个月了手头紧得很，这个月的分期实在凑不齐",
+        "公司一直拖欠工资，房租都成问题了，求你们给条活路",
+        "我现在没有收入来源，希望能理解一下我的难处",
+    ],
+)
+def test_hardship_in_the_customers_own_words_turns_an_angry_guess_anxious(text):
+    assert count_cues(text, CUES)["worry"] >= 1
+    assert best(text, angry=0.55, anxious=0.35, calm=0.1) == "anxious"
 
 
 def test_the_customers_own_threat_turns_anger_into_fury():
