@@ -39,6 +39,7 @@ def test_phrasal_threats_get_their_canonical_value(text, value):
         ("干脆把这张卡注销了", "cancel_product"),
         ("帮我把保单解约", "cancel_product"),
         ("你们必须给个说法", "explanation"),
+        ("你们经理呢 叫他来跟我说", "escalate_to_manager"),
         ("车延误了害我迟到扣了全勤奖谁来赔", "compensation"),
         ("我就问一句这钱到底退不退", "full_refund"),
     ],
@@ -100,6 +101,7 @@ def own_threats(text):
         ("协商不了那就只能通过法律程序解决了", "legal"),
         ("我已经去法院起诉了，下周开庭", "legal"),
         ("不退钱我们就法院见", "legal"),
+        ("这件事我已经在网上发了帖子 下面好多人留言", "media"),
     ],
 )
 def test_paraphrased_threats_of_the_customer_are_caught(text, value):
@@ -111,6 +113,7 @@ def test_paraphrased_threats_of_the_customer_are_caught(text, value):
     [
         "这个小家电是我刷抖音看到广告下单的",
         "我和我爱人明天一起去网点把卡销了",
+        "我是看到有人在网上发帖说能退才来问的",
         "二十多家网点都去问过了没人说得清",
         "催收员威胁说要把我欠钱的事曝光到网上",
         "他们发律师函给我家人",
