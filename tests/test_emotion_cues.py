@@ -123,6 +123,9 @@ def test_name_calling_makes_fury_however_sure_the_classifier_is_of_anger():
 def test_an_insult_the_customer_reports_is_not_the_customers_fury():
     text = "催收在电话里骂我不要脸，要求处理这个催收员"
     assert count_cues(text, CUES)["insult"] == 0
+    for reported in ("那个业务员当着别人面骂我是混蛋", "客服竟然说我们是流氓", "他骂我是个无耻的老赖"):
+        assert count_cues(reported, CUES)["insult"] == 0, reported
+    assert count_cues("你们就是个流氓公司", CUES)["insult"] == 1
     assert best(text, angry=0.85, furious=0.05, calm=0.1) == "angry"
 
 
