@@ -129,6 +129,13 @@ def test_an_insult_the_customer_reports_is_not_the_customers_fury():
     assert best(text, angry=0.85, furious=0.05, calm=0.1) == "angry"
 
 
+def test_a_mother_is_no_insult():
+    for calm in ("我是替他妈妈来问那张卡的", "你妈妈的保单号是多少", "群里其他妈妈也买了这个保险"):
+        assert count_cues(calm, CUES)["insult"] == 0, calm
+        assert best(calm, calm=0.9, angry=0.05, furious=0.05) == "calm"
+    assert count_cues("真他妈的离谱", CUES)["insult"] == 1
+
+
 def test_likening_the_company_to_criminals_leans_towards_fury_without_deciding_it():
     assert count_cues("你们催收跟黑社会一样", CUES)["likening"] == 1
     assert best("你们催收跟黑社会一样", angry=0.85, furious=0.05, calm=0.1) == "angry"
