@@ -97,3 +97,19 @@ def test_every_turn_gets_a_cause_beside_its_dialogue_act(trained_model):
     assert story["cause"]["name"] == "fees_and_charges"
     secondary = story["cause"]["secondary"]
     assert secondary is None or secondary["name"] != "fees_and_charges"
+
+
+@pytest.mark.parametrize(
+    "text, cause",
+    [
+        ("app登不上去 verification code一直没收到 急死了", "verification_friction"),
+        ("我的account昨天被freeze了 transfer全部失败", "account_restriction"),
+    ],
+)
+def test_a_complaint_with_english_words_mixed_in_gets_its_cause_named(trained_model, text, cause):
+    """Bilingual customers name the thing in English; the assist still names the cause on the first turn."""
+    from deescalate.tools.real_words import first_turn_causes
+
+    (parse,) = asyncio.run(parse_all(trained_model, [text]))
+    assert parse["intent"]["name"] != "out_of_scope"
+    assert first_turn_causes([parse]) == [cause]
