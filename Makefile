@@ -16,7 +16,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" $(sort $(wildcard $(PY
   [ -n "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help run test test-fast lint eval nlu-cv kb-check spacy model clean user browser purge audit export-corrections
-.PHONY: scale-up scale-down test-scale bench import-history retrain rollback script-report
+.PHONY: scale-up scale-down test-scale bench import-history retrain rollback script-report homophones
 
 help:
 	@echo "make run       install, train if needed, start every server, print the URLs"
@@ -25,6 +25,7 @@ help:
 	@echo "make lint      ruff (lint and format check) and mypy on deescalate/ and actions/"
 	@echo "make eval      evaluate the NLU (tests/nlu_test; real words too when ../shared/real-dev is there) and the taboo check: results/nlu/, results/taboo/"
 	@echo "make nlu-cv    cross-validate the intent and emotion classifiers' settings on the training data"
+	@echo "make homophones  remake deescalate/homophones.yml (regulators' names as speech-to-text mishears them) from the lexicon"
 	@echo "make kb-check  validate scripts_kb/ against its schema; every customer-facing line must pass the taboo check"
 	@echo "make purge     delete case records past the retention period (privacy.yml); ARGS=--dry-run only counts"
 	@echo "make audit    who viewed which case: ARGS='--user wang --case case-1 --since 2026-01-01 --action case'"
@@ -62,6 +63,9 @@ nlu-cv: $(STAMP)
 	$(PY) -m deescalate.tools.nlu_cv --label intent
 	$(PY) -m deescalate.tools.nlu_cv --label cause
 	$(PY) -m deescalate.tools.nlu_cv --label emotion
+
+homophones: $(STAMP)
+	$(PY) -m deescalate.tools.homophones
 
 kb-check: $(STAMP)
 	@$(PY) -m deescalate.kb.check scripts_kb

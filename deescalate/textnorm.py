@@ -1,8 +1,9 @@
 """Text normalisation that keeps character offsets intact, without the NLU stack.
 
 Traditional characters become Simplified (OpenCC), full-width ASCII becomes
-half-width, and numbers that speech-to-text spells digit by digit (幺二三七八,
-一一零) become digits. Each maps one character to one character, so a span
+half-width, numbers that speech-to-text spells digit by digit (幺二三七八,
+一一零) become digits, and a regulator's name misheard by a sound-alike
+character (银保间) becomes the name (deescalate/homophones.py). Each maps one character to one character, so a span
 found in the normalised text is the same span in the original text. The NLU pipeline
 (deescalate/nlu/normalizer.py) and the taboo check both use these functions.
 """
@@ -10,6 +11,7 @@ found in the normalised text is the same span in the original text. The NLU pipe
 from opencc import OpenCC
 
 from deescalate.digits import spoken_digits
+from deescalate.homophones import fix_sound_alikes
 
 _T2S = OpenCC("t2s")
 _FULLWIDTH_OFFSET = 0xFEE0
@@ -58,4 +60,4 @@ def not_a_command(text: str) -> str:
 
 def normalize_text(text: str) -> str:
     """The normalisation every utterance goes through before tokenising."""
-    return not_a_command(spoken_digits(to_simplified(to_halfwidth(text))))
+    return not_a_command(fix_sound_alikes(spoken_digits(to_simplified(to_halfwidth(text)))))

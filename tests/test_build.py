@@ -50,3 +50,12 @@ def test_every_module_the_trained_pipeline_runs_is_part_of_the_models_inputs():
     assert "deescalate.textnorm" in modules and "deescalate.digits" in modules  # the walk does follow imports
     missing = sorted(m for m in modules if not covered(module_file(m)))
     assert not missing, f"a change to these would not retrain the model: {missing}"
+
+
+def test_the_data_beside_a_module_the_model_runs_is_part_of_the_models_inputs():
+    """A module's own table (homophones.py reads homophones.yml) shapes the model as its code does."""
+    tables = [module_file(m).with_suffix(".yml") for m in modules_the_model_runs()]
+    tables = [t for t in tables if t.exists()]
+    assert any(t.name == "homophones.yml" for t in tables)
+    missing = sorted(t.relative_to(ROOT).as_posix() for t in tables if not covered(t))
+    assert not missing, f"a change to these would not retrain the model: {missing}"

@@ -1,7 +1,8 @@
 """The NLU pipeline's normalisation step (the functions live in deescalate/textnorm.py).
 
-Traditional characters become Simplified (OpenCC) and full-width ASCII becomes
-half-width. Both map one character to one character, so entity spans annotated
+Traditional characters become Simplified (OpenCC), full-width ASCII becomes
+half-width, spoken digits become digits and a misheard regulator's name becomes
+the name. Each maps one character to one character, so entity spans annotated
 on the original training text stay valid after normalisation.
 """
 

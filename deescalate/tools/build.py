@@ -34,6 +34,8 @@ MODEL_INPUTS = [
     "deescalate/contract.py",
     "deescalate/textnorm.py",
     "deescalate/digits.py",
+    "deescalate/homophones.py",
+    "deescalate/homophones.yml",
 ]
 TRAINING_DATA = ["data/nlu", "data/rules.yml"]
 
