@@ -40,6 +40,36 @@ def test_cue_families_find_their_wordings(text, family):
     assert count_cues(text, CUES)[family] >= 1
 
 
+@pytest.mark.parametrize(
+    "text, family",
+    [
+        ("有人盗用我的卡在外地刷了三笔", "accusation"),  # theft
+        ("绑了一堆乱七八糟的增值业务", "accusation"),  # contempt for what was sold
+        ("在没有任何通知的情况下就停了我的卡", "accusation"),  # done behind the customer's back
+        ("把多扣的年费给我退回来", "demand"),  # an imperative demand, not a formal one
+        ("不用密码也能扣钱 那还设密码干什么", "rhetoric"),  # sarcasm
+        ("没人通知我！扣款也没短信！客服也不管！", "punctuation"),  # exclamation after exclamation
+        ("我都急哭了，这是我下个月的房租", "worry"),
+    ],
+)
+def test_cue_families_find_how_real_written_complaints_put_it(text, family):
+    assert count_cues(text, CUES)[family] >= 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请问这张卡的年费是多少",
+        "到现在还没有通知我审核结果，想问一下进度",  # a status question, nothing done behind a back
+        "能不能帮我查一下这笔还款",
+        "你好！我想办一张储蓄卡！",  # two exclamations are a greeting, not a tirade
+    ],
+)
+def test_calm_questions_carry_no_new_cue(text):
+    counts = count_cues(text, CUES)
+    assert not any(counts[f] for f in ("accusation", "demand", "rhetoric", "punctuation", "worry")), counts
+
+
 def test_a_calm_guess_with_accusation_and_demand_becomes_angry():
     text = "我根本不知情，你们私自扣费，要求全额退还"
     assert best(text, calm=0.6, angry=0.35, anxious=0.05) == "angry"
