@@ -50,6 +50,7 @@ def test_cue_families_find_their_wordings(text, family):
         ("不用密码也能扣钱 那还设密码干什么", "rhetoric"),  # sarcasm
         ("没人通知我！扣款也没短信！客服也不管！", "punctuation"),  # exclamation after exclamation
         ("我都急哭了，这是我下个月的房租", "worry"),
+        ("卡里的钱一下子全没了 吓死我了", "worry"),  # fear
     ],
 )
 def test_cue_families_find_how_real_written_complaints_put_it(text, family):
@@ -68,6 +69,12 @@ def test_cue_families_find_how_real_written_complaints_put_it(text, family):
 def test_calm_questions_carry_no_new_cue(text):
     counts = count_cues(text, CUES)
     assert not any(counts[f] for f in ("accusation", "demand", "rhetoric", "punctuation", "worry")), counts
+
+
+def test_a_collector_who_intimidates_is_accused_not_feared():
+    """恐吓人 holds 吓人, but it names what the collector does: an accusation, no worry."""
+    counts = count_cues("催收员天天打电话恐吓人", CUES)
+    assert counts["accusation"] >= 1 and counts["worry"] == 0
 
 
 def test_a_calm_guess_with_accusation_and_demand_becomes_angry():
