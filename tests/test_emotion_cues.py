@@ -46,6 +46,11 @@ def test_cue_families_find_their_wordings(text, family):
         ("有人盗用我的卡在外地刷了三笔", "accusation"),  # theft
         ("绑了一堆乱七八糟的增值业务", "accusation"),  # contempt for what was sold
         ("在没有任何通知的情况下就停了我的卡", "accusation"),  # done behind the customer's back
+        ("事先没收到任何短信通知就扣了款", "accusation"),
+        ("催收把我欠款的事泄露给了我的同事", "accusation"),  # the customer's data given away
+        ("账单上有两笔不明扣费", "accusation"),  # a charge nobody explained
+        ("请监管部门严惩这种放贷机构", "demand"),  # punishment
+        ("必须向我书面道歉", "demand"),  # an apology, a demand of the contract
         ("把多扣的年费给我退回来", "demand"),  # an imperative demand, not a formal one
         ("不用密码也能扣钱 那还设密码干什么", "rhetoric"),  # sarcasm
         ("没人通知我！扣款也没短信！客服也不管！", "punctuation"),  # exclamation after exclamation
