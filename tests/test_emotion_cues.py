@@ -50,6 +50,7 @@ def test_cue_families_find_their_wordings(text, family):
         ("催收把我欠款的事泄露给了我的同事", "accusation"),  # the customer's data given away
         ("账单上有两笔不明扣费", "accusation"),  # a charge nobody explained
         ("请监管部门严惩这种放贷机构", "demand"),  # punishment
+        ("希望对这个业务员依法处罚", "demand"),
         ("必须向我书面道歉", "demand"),  # an apology, a demand of the contract
         ("把多扣的年费给我退回来", "demand"),  # an imperative demand, not a formal one
         ("不用密码也能扣钱 那还设密码干什么", "rhetoric"),  # sarcasm
@@ -69,6 +70,10 @@ def test_cue_families_find_how_real_written_complaints_put_it(text, family):
         "到现在还没有通知我审核结果，想问一下进度",  # a status question, nothing done behind a back
         "能不能帮我查一下这笔还款",
         "你好！我想办一张储蓄卡！",  # two exclamations are a greeting, not a tirade
+        "上周多扣的钱已经退回来了",  # money returned is a report, not a demand
+        "账单上还出来一笔费用 是什么",  # 还 as "also"
+        "ATM没吐出来钱 卡也没退",
+        "经理已经给我道歉了",  # an apology received
     ],
 )
 def test_calm_questions_carry_no_new_cue(text):
