@@ -45,6 +45,7 @@ CONVERSATION_INTENTS: Tuple[str, ...] = (
     "provide_info",
     "ask_status",
     "out_of_scope",
+    "threaten_escalation",
 )
 INTENTS: Tuple[str, ...] = CAUSES + CONVERSATION_INTENTS
 
