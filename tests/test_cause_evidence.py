@@ -201,3 +201,13 @@ def test_an_act_in_a_case_that_has_a_cause_never_opens_it_again(settings, kb):
     ranking = [("debt_collection", 0.9)]
     read = reading(settings, kb, "fees_and_charges", "out_of_scope", ranking, "催收天天打电话骚扰我", domain="bank")
     assert read.role == ACT and not read.may_switch
+
+
+@pytest.mark.parametrize("case", [None, "fees_and_charges"])
+def test_a_turn_that_only_threatens_adds_no_cause_evidence(settings, kb, case):
+    """ "再不解决我就去银保监投诉" names no cause: the cause model spreads its guess over causes all the same."""
+    ranking = [("mis_selling", 0.66), ("fees_and_charges", 0.1)]
+    text = "再不解决我就去银保监投诉"
+    read = reading(settings, kb, case, "threaten_escalation", ranking, text, domain="bank")
+    assert read.role == ACT and read.weight == 0.0 and not read.may_switch
+    assert play(settings, kb, [("threaten_escalation", ranking, text)]) == [None]

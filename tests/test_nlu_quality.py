@@ -113,3 +113,30 @@ def test_a_complaint_with_english_words_mixed_in_gets_its_cause_named(trained_mo
     (parse,) = asyncio.run(parse_all(trained_model, [text]))
     assert parse["intent"]["name"] != "out_of_scope"
     assert first_turn_causes([parse]) == [cause]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "那行 我现在就去银保监会反映",
+        "你们等着 我明天就找记者曝光",
+        "我已经请好律师了 法院见",
+        "再拖下去我就打一二三七八",
+    ],
+)
+def test_a_turn_that_only_threatens_is_that_act_and_names_no_cause(trained_model, text):
+    """A threat alone is what the customer does, not what the complaint is about: the assist waits for the grievance."""
+    from deescalate.tools.real_words import first_turn_causes
+
+    (parse,) = asyncio.run(parse_all(trained_model, [text]))
+    assert parse["intent"]["name"] == "threaten_escalation"
+    assert any(e["entity"] == "escalation" for e in parse["entities"])
+    assert first_turn_causes([parse]) == [None]
+
+
+def test_a_threat_that_states_its_grievance_keeps_the_cause(trained_model):
+    from deescalate.tools.real_words import first_turn_causes
+
+    (parse,) = asyncio.run(parse_all(trained_model, ["退保一下扣了我两万多 我要去法院告你们"]))
+    assert parse["intent"]["name"] == "surrender_loss"
+    assert first_turn_causes([parse]) == ["surrender_loss"]

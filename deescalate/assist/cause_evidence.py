@@ -20,7 +20,9 @@ One rule, `read_turn`, says what a turn is to the case:
   三万二", "想在犹豫期内退掉"): its distribution counts like provide_info, and
   the stage moves as for information;
 - `act`: provide_info, a demand, a greeting, thanks, a choice, an unsure turn:
-  weighted by `act_weights` (a greeting counts nothing).
+  weighted by `act_weights` (a greeting counts nothing), and a turn that only
+  threatens to go elsewhere (`threat_acts`: counts nothing, and its 投诉 is
+  the threat's word, not a grievance that would open the case).
 
 A turn is a new complaint only when all the evidence says so: the NLU reads
 it as stating a cause (not an act, not a fallback); its best cause differs
@@ -54,6 +56,10 @@ class NewComplaintSettings:
     margin: float = 0.3
     grievance: Tuple[str, ...] = ()
     new_topic: Tuple[str, ...] = ()
+    # Words that say a complaint is being made (投诉, 举报): a grievance, except
+    # in a turn that only threatens, where they are the threat's own words
+    # ("去银保监投诉").
+    complaint_words: Tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Optional[Dict[str, Any]]) -> "NewComplaintSettings":
@@ -64,8 +70,9 @@ class NewComplaintSettings:
             margin=float(data.get("margin", defaults.margin)),
             grievance=tuple(data.get("grievance") or ()),
             new_topic=tuple(data.get("new_topic") or ()),
+            complaint_words=tuple(data.get("complaint_words") or ()),
         )
-        for pattern in settings.grievance + settings.new_topic:
+        for pattern in settings.grievance + settings.new_topic + settings.complaint_words:
             re.compile(pattern)  # a broken pattern fails the load, naming itself
         return settings
 
@@ -87,6 +94,8 @@ class CauseEvidenceSettings:
     )
     keep: int = 6
     new_complaint: NewComplaintSettings = field(default_factory=NewComplaintSettings)
+    # Dialogue acts that only threaten to take the matter elsewhere.
+    threat_acts: Tuple[str, ...] = ("threaten_escalation",)
 
     @classmethod
     def from_dict(cls, data: Optional[Dict[str, Any]]) -> "CauseEvidenceSettings":
@@ -98,6 +107,7 @@ class CauseEvidenceSettings:
             act_weights={k: float(v) for k, v in (data.get("act_weights") or defaults.act_weights).items()},
             keep=int(data.get("keep", defaults.keep)),
             new_complaint=NewComplaintSettings.from_dict(data.get("new_complaint")),
+            threat_acts=tuple(data.get("threat_acts") or defaults.threat_acts),
         )
 
 
@@ -123,11 +133,15 @@ def _masked(text: str, spans: Sequence[Tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-def states_grievance(settings: NewComplaintSettings, text: str, fact_spans: Sequence[Tuple[int, int]]) -> List[str]:
-    """The grievance or new-matter words of the turn, outside its facts (empty: facts and requests only)."""
+def states_grievance(
+    settings: NewComplaintSettings, text: str, fact_spans: Sequence[Tuple[int, int]], threat: bool = False
+) -> List[str]:
+    """The grievance or new-matter words of the turn, outside its facts (empty: facts and requests only).
+
+    In a turn that only threatens (`threat`), 投诉 is the threat's word, not a grievance."""
     rest = _masked(text or "", fact_spans)
     found = []
-    for pattern in settings.grievance + settings.new_topic:
+    for pattern in settings.grievance + settings.new_topic + (() if threat else settings.complaint_words):
         match = re.search(pattern, rest)
         if match:
             found.append(match.group(0))
@@ -135,7 +149,11 @@ def states_grievance(settings: NewComplaintSettings, text: str, fact_spans: Sequ
 
 
 def opens_case(
-    rule: NewComplaintSettings, ranking: Sequence[Tuple[str, float]], text: str, fact_spans: Sequence[Tuple[int, int]]
+    rule: NewComplaintSettings,
+    ranking: Sequence[Tuple[str, float]],
+    text: str,
+    fact_spans: Sequence[Tuple[int, int]],
+    threat: bool = False,
 ) -> Tuple[str, ...]:
     """The grievance words of a first turn that states its complaint clearly, whatever its dialogue act.
 
@@ -146,7 +164,7 @@ def opens_case(
     """
     if not ranking or ranking[0][1] < rule.confidence:
         return ()
-    return tuple(states_grievance(rule, text, fact_spans))
+    return tuple(states_grievance(rule, text, fact_spans, threat))
 
 
 def read_turn(
@@ -161,7 +179,8 @@ def read_turn(
     """What this turn is to the case's cause, and how much its cause distribution counts."""
     rule = settings.new_complaint
     if low_confidence or intent not in CAUSES:
-        opening = () if case_cause else opens_case(rule, ranking, text, fact_spans)
+        threat = intent in settings.threat_acts
+        opening = () if case_cause else opens_case(rule, ranking, text, fact_spans, threat)
         if opening:
             return TurnReading(COMPLAINT, 1.0, opening)
         if low_confidence:
