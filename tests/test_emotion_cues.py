@@ -57,6 +57,9 @@ def test_cue_families_find_their_wordings(text, family):
         ("没人通知我！扣款也没短信！客服也不管！", "punctuation"),  # exclamation after exclamation
         ("我都急哭了，这是我下个月的房租", "worry"),
         ("卡里的钱一下子全没了 吓死我了", "worry"),  # fear
+        ("公司效益不好 工资一直没发 这期实在还不上", "worry"),
+        ("手上没有钱了 利息又这么高", "worry"),
+        ("这么高的利息我真的承受不起", "worry"),
     ],
 )
 def test_cue_families_find_how_real_written_complaints_put_it(text, family):
