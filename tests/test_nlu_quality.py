@@ -122,6 +122,7 @@ def test_a_complaint_with_english_words_mixed_in_gets_its_cause_named(trained_mo
         "你们等着 我明天就找记者曝光",
         "我已经请好律师了 法院见",
         "再拖下去我就打一二三七八",
+        "再不解决我就去银保监投诉",  # a condition that names no grievance
     ],
 )
 def test_a_turn_that_only_threatens_is_that_act_and_names_no_cause(trained_model, text):
