@@ -24,6 +24,7 @@ from typing import Callable, Dict, Iterable, List
 import yaml
 
 from deescalate.homophones import TABLE_FILE, read_table
+from deescalate.nlu.lexicon import load_lexicon
 from deescalate.tools.build import LEXICON
 
 _CHINESE = re.compile(r"[\u4e00-\u9fff]+")
@@ -34,11 +35,10 @@ def lexicon_names(values: Iterable[str], min_chars: int, lexicon: Path = LEXICON
     """The escalation wordings of `values` that are Chinese words of at least `min_chars`."""
     wanted = set(values)
     names: List[str] = []
-    for block in yaml.safe_load(lexicon.read_text(encoding="utf-8"))["nlu"]:
-        if block.get("synonym") not in wanted:
+    for value, wordings in load_lexicon(lexicon).escalation.items():
+        if value not in wanted:
             continue
-        for line in str(block.get("examples") or "").splitlines():
-            name = line.strip().lstrip("-").strip()
+        for name in wordings:
             if len(name) >= min_chars and _CHINESE.fullmatch(name) and name not in names:
                 names.append(name)
     return names
