@@ -99,45 +99,51 @@ def test_every_turn_gets_a_cause_beside_its_dialogue_act(trained_model):
     assert secondary is None or secondary["name"] != "fees_and_charges"
 
 
-@pytest.mark.parametrize(
-    "text, cause",
-    [
-        ("app登不上去 verification code一直没收到 急死了", "verification_friction"),
-        ("我的account昨天被freeze了 transfer全部失败", "account_restriction"),
-    ],
-)
-def test_a_complaint_with_english_words_mixed_in_gets_its_cause_named(trained_model, text, cause):
+CODE_SWITCHED = [
+    ("app登不上去 verification code一直没收到 急死了", "verification_friction"),
+    ("我的account昨天被freeze了 transfer全部失败", "account_restriction"),
+]
+THREATS_ALONE = [
+    "那行 我现在就去银保监会反映",
+    "你们等着 我明天就找记者曝光",
+    "我已经请好律师了 法院见",
+    "再拖下去我就打一二三七八",
+    "再不解决我就去银保监投诉",  # a condition that names no grievance
+]
+THREAT_WITH_GRIEVANCE = "退保一下扣了我两万多 我要去法院告你们"
+
+
+@pytest.fixture(scope="module")
+def probes(trained_model):
+    """The probe turns below, parsed with one load of the model."""
+    texts = [text for text, _ in CODE_SWITCHED] + THREATS_ALONE + [THREAT_WITH_GRIEVANCE]
+    return dict(zip(texts, asyncio.run(parse_all(trained_model, texts))))
+
+
+@pytest.mark.parametrize("text, cause", CODE_SWITCHED)
+def test_a_complaint_with_english_words_mixed_in_gets_its_cause_named(probes, text, cause):
     """Bilingual customers name the thing in English; the assist still names the cause on the first turn."""
     from deescalate.tools.real_words import first_turn_causes
 
-    (parse,) = asyncio.run(parse_all(trained_model, [text]))
+    parse = probes[text]
     assert parse["intent"]["name"] != "out_of_scope"
     assert first_turn_causes([parse]) == [cause]
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "那行 我现在就去银保监会反映",
-        "你们等着 我明天就找记者曝光",
-        "我已经请好律师了 法院见",
-        "再拖下去我就打一二三七八",
-        "再不解决我就去银保监投诉",  # a condition that names no grievance
-    ],
-)
-def test_a_turn_that_only_threatens_is_that_act_and_names_no_cause(trained_model, text):
+@pytest.mark.parametrize("text", THREATS_ALONE)
+def test_a_turn_that_only_threatens_is_that_act_and_names_no_cause(probes, text):
     """A threat alone is what the customer does, not what the complaint is about: the assist waits for the grievance."""
     from deescalate.tools.real_words import first_turn_causes
 
-    (parse,) = asyncio.run(parse_all(trained_model, [text]))
+    parse = probes[text]
     assert parse["intent"]["name"] == "threaten_escalation"
     assert any(e["entity"] == "escalation" for e in parse["entities"])
     assert first_turn_causes([parse]) == [None]
 
 
-def test_a_threat_that_states_its_grievance_keeps_the_cause(trained_model):
+def test_a_threat_that_states_its_grievance_keeps_the_cause(probes):
     from deescalate.tools.real_words import first_turn_causes
 
-    (parse,) = asyncio.run(parse_all(trained_model, ["退保一下扣了我两万多 我要去法院告你们"]))
+    parse = probes[THREAT_WITH_GRIEVANCE]
     assert parse["intent"]["name"] == "surrender_loss"
     assert first_turn_causes([parse]) == ["surrender_loss"]
